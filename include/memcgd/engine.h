@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The engine: one worker thread per monitored cgroup, the budget pool and
+ * the event queue. The engine's API is called from ONE thread (the main
+ * thread); workers post events that the main thread drains with
+ * engine_pop_event() when engine_event_fd() is readable.
+ *
+ * Requests that write limits (monitor, unmonitor, set_initial_limit) are
+ * validated synchronously (errors are returned at once with a message) and
+ * then carried out by the worker: their outcome arrives as an
+ * ENGINE_EVENT_REQUEST_DONE event carrying the caller's cookie, so the
+ * D-Bus layer can reply asynchronously. Cookie 0 = nobody waits. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "memcgd/limits.h"
+
+typedef struct Engine Engine;
+
+typedef enum MemcgErrorCode {
+        MEMCG_OK = 0,
+        MEMCG_ERROR_INVALID_PATH,      /* org.memcgd1.Error.InvalidPath */
+        MEMCG_ERROR_NO_SUCH_CGROUP,    /* ...NoSuchCgroup */
+        MEMCG_ERROR_NOT_MEMCG,         /* ...NotMemcg */
+        MEMCG_ERROR_NOT_MONITORED,     /* ...NotMonitored */
+        MEMCG_ERROR_LIMIT_BELOW_USAGE, /* ...LimitBelowUsage */
+        MEMCG_ERROR_BUDGET_EXCEEDED,   /* ...BudgetExceeded */
+        MEMCG_ERROR_LIMIT_OUT_OF_RANGE,/* ...LimitOutOfRange */
+        MEMCG_ERROR_FAILED,            /* org.freedesktop.DBus.Error.Failed: kernel refused, I/O error */
+        _MEMCG_ERROR_MAX,
+} MemcgErrorCode;
+
+typedef struct MemcgError {
+        MemcgErrorCode code;
+        char message[512];  /* names the cgroup and the cause */
+} MemcgError;
+
+/* The D-Bus error name of a code ("org.memcgd1.Error.InvalidPath"...). */
+const char *memcg_error_name(MemcgErrorCode code);
+
+typedef enum Backend {
+        BACKEND_V1,
+        BACKEND_V2,
+} Backend;
+
+const char *backend_to_string(Backend b); /* "v1" / "v2" */
+
+typedef enum LimitReason {
+        LIMIT_REASON_INITIAL,
+        LIMIT_REASON_GROW,
+        LIMIT_REASON_SHRINK,
+        LIMIT_REASON_MANUAL,
+        LIMIT_REASON_RESTORE,
+        _LIMIT_REASON_MAX,
+} LimitReason;
+
+const char *limit_reason_to_string(LimitReason r);
+
+typedef enum StopReason {
+        STOP_REASON_REMOVED,
+        STOP_REASON_UNMONITORED,
+        STOP_REASON_ERROR,
+        STOP_REASON_SHUTDOWN,  /* engine_free(): not announced as a signal */
+        _STOP_REASON_MAX,
+} StopReason;
+
+const char *stop_reason_to_string(StopReason r);
+
+typedef enum OomKind {
+        OOM_KIND_MAX,       /* hit the hard limit (v2 "max", v1 failcnt) */
+        OOM_KIND_OOM,       /* the kernel's OOM path ran (v2 "oom", v1 under_oom) */
+        OOM_KIND_OOM_KILL,  /* a task was killed */
+        _OOM_KIND_MAX,
+} OomKind;
+
+const char *oom_kind_to_string(OomKind k);
+
+typedef enum EngineEventType {
+        ENGINE_EVENT_LIMIT_CHANGED,
+        ENGINE_EVENT_OOM,
+        ENGINE_EVENT_BUDGET_EXHAUSTED,
+        ENGINE_EVENT_STOPPED,       /* worker ended; the cgroup is no longer monitored */
+        ENGINE_EVENT_REQUEST_DONE,  /* outcome of a request with a cookie */
+} EngineEventType;
+
+typedef struct EngineEvent {
+        EngineEventType type;
+        char *path;          /* the cgroup, owned by the event */
+        uint64_t cookie;     /* REQUEST_DONE: the request's cookie */
+        MemcgError error;    /* REQUEST_DONE: code MEMCG_OK on success */
+        /* LIMIT_CHANGED */
+        uint64_t old_max, new_max, new_high;
+        LimitReason reason;
+        /* OOM */
+        OomKind oom_kind;
+        uint64_t oom_count;  /* the kernel's counter for that kind */
+        /* BUDGET_EXHAUSTED */
+        uint64_t requested, granted;
+        /* STOPPED */
+        StopReason stop_reason;
+} EngineEvent;
+
+/* Frees what the event owns (not the struct). */
+void engine_event_done(EngineEvent *e);
+
+typedef struct EngineConfig {
+        Tunables tunables;
+        uint64_t budget_bytes;
+        /* Limit used by monitor(path, 0) when nothing was remembered for
+         * the path; 0 = derive from usage. */
+        uint64_t default_initial_limit;
+        /* Root of the memory hierarchy; NULL = find it in
+         * /proc/self/mountinfo. A directory that is not on cgroupfs (a
+         * test's fake tree) is treated as v2 and watched through one
+         * shared inotify instance. */
+        const char *root;
+        /* SCHED_FIFO priority for v1 workers (0 = normal scheduling).
+         * Failure to get it is logged once and ignored. */
+        int realtime_priority;
+        /* Worker stack size in bytes (0 = 128 KiB). */
+        size_t stack_size;
+} EngineConfig;
+
+void engine_config_init_default(EngineConfig *c);
+
+/* 0, or negative errno with a message in ret_error. */
+int engine_new(const EngineConfig *config, Engine **ret, MemcgError *ret_error);
+/* Stops and joins every worker (limits are left as they are: a restart
+ * re-attaches). Accepts NULL. */
+Engine *engine_free(Engine *e);
+
+/* Readable (EPOLLIN) when events are queued. */
+int engine_event_fd(Engine *e);
+/* 1 and fills *ret when an event was queued, 0 when the queue is empty.
+ * Also clears the eventfd when it returns 0. */
+int engine_pop_event(Engine *e, EngineEvent *ret);
+
+Backend engine_backend(Engine *e);
+const char *engine_root(Engine *e);
+uint64_t engine_budget_total(Engine *e);
+uint64_t engine_budget_granted(Engine *e);
+const Tunables *engine_tunables(Engine *e);
+
+/* Validates the path against the rules of DESIGN.md §2 without opening
+ * anything: 0 or -EINVAL with a message. */
+int cgroup_path_validate(const char *path, MemcgError *ret_error);
+
+/* Starts a worker. initial_limit 0 = remembered start limit, else the
+ * default, else derived from usage. Already monitored: returns 0 and sets
+ * *ret_already = true; nothing changes, no REQUEST_DONE is posted.
+ * On 0 with *ret_already false, a REQUEST_DONE with `cookie` follows once
+ * the worker has written the initial limits (or failed to).
+ * `restore_max`/`restore_high` are only for re-attaching after a restart
+ * (flags & ENGINE_MONITOR_REATTACH): the limits to restore on unmonitor,
+ * and the current limits are kept instead of writing initial ones. */
+#define ENGINE_MONITOR_REATTACH 0x1
+typedef struct MonitorRequest {
+        const char *path;
+        uint64_t initial_limit;
+        unsigned flags;
+        uint64_t restore_max;   /* REATTACH only */
+        uint64_t restore_high;  /* REATTACH only */
+        uint64_t cookie;
+} MonitorRequest;
+
+int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, MemcgError *ret_error);
+
+/* Stops the worker, gives its grant back, restores the limits from before
+ * Monitor. REQUEST_DONE with cookie, then STOPPED(unmonitored). */
+int engine_unmonitor(Engine *e, const char *path, uint64_t cookie, MemcgError *ret_error);
+
+/* Monitored: re-base now (REQUEST_DONE with cookie after the write and a
+ * LIMIT_CHANGED(manual)). Not monitored: remembered for a later
+ * monitor(path, 0); returns 0 and *ret_deferred = true, no event. */
+int engine_set_initial_limit(Engine *e, const char *path, uint64_t limit, uint64_t cookie,
+                             bool *ret_deferred, MemcgError *ret_error);
+
+/* The remembered start limit of an unmonitored path (0 = none). */
+uint64_t engine_remembered_limit(Engine *e, const char *path);
+
+typedef enum StatKey {
+        STAT_CURRENT_BYTES,
+        STAT_MAX_LIMIT_BYTES,
+        STAT_HIGH_LIMIT_BYTES,
+        STAT_PEAK_BYTES,
+        STAT_SWAP_BYTES,
+        STAT_KMEM_BYTES,
+        STAT_EVENTS_HIGH,
+        STAT_EVENTS_MAX,
+        STAT_EVENTS_OOM,
+        STAT_EVENTS_OOM_KILL,
+        STAT_LIMIT_INCREASES,
+        STAT_LIMIT_DECREASES,
+        STAT_GRANTED_BYTES,
+        STAT_NEXT_SHRINK_CHECK_USEC, /* CLOCK_MONOTONIC, usec */
+        _STAT_U64_MAX,
+} StatKey;
+
+/* "current_bytes", ... the GetStats key names. */
+const char *stat_key_to_string(StatKey k);
+
+typedef struct CgroupStats {
+        Backend backend;
+        bool monitored;
+        uint64_t values[_STAT_U64_MAX];
+        bool has[_STAT_U64_MAX];        /* absent = kernel does not offer it */
+        uint32_t no_increase_count;     /* monitored only */
+        double pressure_some_avg10, pressure_full_avg10;
+        bool has_pressure_some, has_pressure_full;
+        /* For the restore on unmonitor and the state file. */
+        uint64_t original_max, original_high, initial_limit;
+} CgroupStats;
+
+/* Reads the figures of any memcg below the root (monitored or not).
+ * Monitored ones add the worker's counters from its snapshot. Reads only;
+ * safe from the main thread. */
+int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *ret_error);
+
+bool engine_is_monitored(Engine *e, const char *path);
+/* Number of monitored cgroups and their paths (strv, caller frees with
+ * engine_strv_free), in monitor order. */
+unsigned engine_monitored_count(Engine *e);
+int engine_list_monitored(Engine *e, char ***ret);
+void engine_strv_free(char **l);

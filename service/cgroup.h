@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* One memory cgroup as the engine sees it: a directory fd beneath the
+ * hierarchy root and the backend that knows its files. All functions
+ * return 0 or a negative errno; a cgroup that was removed reads as
+ * -ENODEV (cgroupfs) or -ENOENT (its files are gone). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memcgd/engine.h"
+#include "memcgd/parse.h"
+
+typedef struct Cgroup {
+        Backend backend;
+        bool fake;      /* not on cgroupfs: a test's tree, no POLLPRI */
+        int dirfd;
+        char *path;     /* "/a/b", relative to the hierarchy root */
+        bool has_memsw; /* v1: memory.memsw.limit_in_bytes exists */
+} Cgroup;
+
+typedef struct CgroupRoot {
+        Backend backend;
+        bool fake;
+        int fd;                /* the hierarchy root directory */
+        char path[4096];
+        int unified_fd;        /* hybrid hosts: the v2 mount for PSI, or -1 */
+} CgroupRoot;
+
+/* Finds the memory hierarchy (root_override NULL = /proc/self/mountinfo)
+ * and opens it. */
+int cgroup_root_open(const char *root_override, CgroupRoot *ret, MemcgError *ret_error);
+void cgroup_root_close(CgroupRoot *r);
+
+/* Validates `path`, opens it beneath the root without following symlinks
+ * or leaving the hierarchy, and checks it is a memory cgroup. */
+int cgroup_open(const CgroupRoot *root, const char *path, Cgroup **ret, MemcgError *ret_error);
+Cgroup *cgroup_free(Cgroup *c);
+
+/* Whole small file into buf (NUL-terminated), -EFBIG if it does not fit. */
+int read_file_at(int dirfd, const char *name, char *buf, size_t size, size_t *ret_len);
+int read_u64_at(int dirfd, const char *name, uint64_t *ret);
+/* Writes the decimal value ("max" for v2 unlimited, "-1" for v1), checks
+ * the whole string was taken (a short write is -EIO). */
+int write_string_at(int dirfd, const char *name, const char *s);
+int write_limit_at(int dirfd, const char *name, uint64_t value, Backend b);
+
+int cgroup_read_usage(const Cgroup *c, uint64_t *ret);
+/* max and high as the kernel has them now (UINT64_MAX = unlimited). v1
+ * reports the soft limit as high. */
+int cgroup_read_limits(const Cgroup *c, uint64_t *ret_max, uint64_t *ret_high);
+
+/* Writes max, then high (the seed's order), keeping the v1 memsw
+ * invariant. Returns 0, or a negative errno: -EBUSY when the kernel could
+ * not reclaim down to a lower max (v1) — nothing was changed then.
+ * *ret_max_written says whether max took the new value (high may have
+ * failed after it). */
+int cgroup_write_limits(const Cgroup *c, uint64_t old_max, uint64_t new_max, uint64_t new_high,
+                        bool *ret_max_written);
+
+/* Fills every figure the kernel offers into stats (values/has). */
+void cgroup_read_stats(const CgroupRoot *root, const Cgroup *c, CgroupStats *stats);
+
+/* v2: memory.events. v1: built from oom_control and failcnt (high stays
+ * 0: v1 has no such counter). */
+int cgroup_read_events(const Cgroup *c, MemoryEvents *ret);
+
+/* True if the cgroup's directory is gone (rmdir). */
+bool cgroup_is_removed(const Cgroup *c);
+
+/* v1 only: register on `efd` an OOM notification and usage thresholds
+ * (cgroup.event_control). Each registration can sleep in the kernel for
+ * milliseconds. */
+int cgroup_v1_register_oom(const Cgroup *c, int efd);
+int cgroup_v1_register_threshold(const Cgroup *c, int efd, uint64_t threshold);

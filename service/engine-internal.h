@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What engine.c and worker.c share. Nothing outside the engine includes
+ * this. */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cgroup.h"
+#include "memcgd/budget.h"
+#include "memcgd/engine.h"
+#include "notify.h"
+
+typedef struct Worker Worker;
+
+struct Worker {
+        Engine *engine;
+        Cgroup *cg;
+        pthread_t thread;
+        int ctl_fd;      /* eventfd: the main thread's requests, fake-tree kicks */
+        int events_fd;   /* v2 on cgroupfs: memory.events kept open for POLLPRI */
+        int notify_wd;   /* fake tree: the shared inotify watch, or -1 */
+        uint64_t seq;    /* monitor order */
+
+        /* Set before the thread starts, read-only after. */
+        unsigned flags;
+        uint64_t start_limit;   /* fresh monitor: the initial limit */
+        uint64_t start_cookie;
+
+        pthread_mutex_t lock;
+        /* Guarded by lock: the snapshot GetStats reads ... */
+        uint64_t max, high;
+        uint64_t granted;
+        uint64_t original_max, original_high;
+        uint64_t initial_limit;
+        uint32_t no_increase_count;
+        uint64_t next_shrink_usec;
+        uint64_t limit_increases, limit_decreases, high_breaches;
+        /* ... and the requests the main thread leaves for the worker. */
+        bool stop_requested;
+        StopReason stop_reason;
+        uint64_t stop_cookie;
+        bool rebase_requested;
+        uint64_t rebase_limit;
+        uint64_t rebase_cookie;
+        bool exited;       /* the thread is past its loop: join it */
+};
+
+struct Engine {
+        EngineConfig config;
+        char *root_override;
+        CgroupRoot root;
+        Budget *budget;
+        Notify *notify;            /* fake trees only */
+        uint64_t next_seq;
+
+        /* Main thread only. */
+        void *workers;             /* GHashTable: path → Worker* */
+        void *remembered;          /* GHashTable: path → uint64_t* */
+
+        pthread_mutex_t queue_lock;
+        void *queue;               /* GQueue of EngineEvent* */
+        int event_fd;
+        bool rt_warned;            /* atomic */
+};
+
+/* Thread-safe: a worker hands an event to the main thread. `ev` is copied;
+ * its path is duplicated from cg_path. */
+void engine_post(Engine *e, const char *cg_path, const EngineEvent *ev);
+
+void *worker_main(void *userdata);
+
+uint64_t now_usec(void);

@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "cgroup-path.h"
+#include "engine-internal.h"
+#include "log.h"
+
+#define DEFAULT_STACK_SIZE (128 * 1024)
+
+void engine_config_init_default(EngineConfig *c) {
+        *c = (EngineConfig) {};
+        tunables_init_default(&c->tunables);
+}
+
+void engine_event_done(EngineEvent *e) {
+        if (!e)
+                return;
+        free(e->path);
+        e->path = NULL;
+}
+
+static GHashTable *workers_of(Engine *e) {
+        return e->workers;
+}
+
+/* The fd soft limit to the hard limit: thousands of workers hold a few fds
+ * each. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        log_warning("Cannot raise the fd soft limit to %llu: %s, ignoring",
+                                    (unsigned long long) rl.rlim_max, strerror(errno));
+        }
+}
+
+int engine_new(const EngineConfig *config, Engine **ret, MemcgError *ret_error) {
+        Engine *e;
+        int r;
+
+        if (tunables_validate(&config->tunables) < 0) {
+                memcg_error_set(ret_error, MEMCG_ERROR_FAILED, "Invalid tunables");
+                return -EINVAL;
+        }
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        e->config = *config;
+        e->root.fd = e->root.unified_fd = -1;
+        e->event_fd = -1;
+        pthread_mutex_init(&e->queue_lock, NULL);
+        e->queue = g_queue_new();
+        e->workers = g_hash_table_new(g_str_hash, g_str_equal);
+        e->remembered = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
+        if (config->root) {
+                e->root_override = strdup(config->root);
+                if (!e->root_override) {
+                        engine_free(e);
+                        return -ENOMEM;
+                }
+        }
+        e->config.root = e->root_override;
+
+        raise_fd_limit();
+
+        r = cgroup_root_open(e->root_override, &e->root, ret_error);
+        if (r < 0)
+                goto fail;
+        e->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (e->event_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        e->budget = budget_new(config->budget_bytes);
+        if (!e->budget) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (e->root.fake) {
+                r = notify_new(&e->notify);
+                if (r < 0) {
+                        memcg_error_set(ret_error, MEMCG_ERROR_FAILED, "Cannot create the inotify watcher: %s",
+                                        strerror(-r));
+                        goto fail;
+                }
+        }
+        *ret = e;
+        return 0;
+fail:
+        engine_free(e);
+        return r;
+}
+
+void engine_post(Engine *e, const char *cg_path, const EngineEvent *ev) {
+        EngineEvent *copy = malloc(sizeof(*copy));
+        uint64_t one = 1;
+
+        if (!copy || !(*copy = *ev, copy->path = strdup(cg_path))) {
+                /* Out of memory in a worker: the event is lost, say so. */
+                free(copy);
+                log_error("%s: out of memory, an event was dropped", cg_path);
+                return;
+        }
+        pthread_mutex_lock(&e->queue_lock);
+        g_queue_push_tail(e->queue, copy);
+        pthread_mutex_unlock(&e->queue_lock);
+        (void) !write(e->event_fd, &one, sizeof(one));
+}
+
+int engine_event_fd(Engine *e) {
+        return e->event_fd;
+}
+
+static Worker *worker_free(Engine *e, Worker *w) {
+        if (!w)
+                return NULL;
+        if (e->notify)
+                notify_remove(e->notify, w->notify_wd);
+        if (w->ctl_fd >= 0)
+                close(w->ctl_fd);
+        if (w->events_fd >= 0)
+                close(w->events_fd);
+        cgroup_free(w->cg);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+        return NULL;
+}
+
+/* Joins a worker whose thread is done and forgets it. */
+static void reap(Engine *e, const char *path) {
+        Worker *w = g_hash_table_lookup(workers_of(e), path);
+        if (!w)
+                return;
+        g_hash_table_remove(workers_of(e), path);
+        pthread_join(w->thread, NULL);
+        worker_free(e, w);
+}
+
+int engine_pop_event(Engine *e, EngineEvent *ret) {
+        EngineEvent *ev;
+
+        pthread_mutex_lock(&e->queue_lock);
+        ev = g_queue_pop_head(e->queue);
+        if (!ev) {
+                uint64_t v;
+                /* Drain the eventfd while holding the lock: a post after
+                 * this re-arms it. */
+                (void) !read(e->event_fd, &v, sizeof(v));
+        }
+        pthread_mutex_unlock(&e->queue_lock);
+        if (!ev)
+                return 0;
+        if (ev->type == ENGINE_EVENT_STOPPED)
+                reap(e, ev->path);
+        *ret = *ev;
+        free(ev);
+        return 1;
+}
+
+static void request(Worker *w) {
+        uint64_t one = 1;
+        (void) !write(w->ctl_fd, &one, sizeof(one));
+}
+
+Engine *engine_free(Engine *e) {
+        if (!e)
+                return NULL;
+        if (e->workers) {
+                GHashTableIter it;
+                gpointer k, v;
+                /* Tell every worker, then join: they stop in parallel. */
+                g_hash_table_iter_init(&it, workers_of(e));
+                while (g_hash_table_iter_next(&it, &k, &v)) {
+                        Worker *w = v;
+                        pthread_mutex_lock(&w->lock);
+                        if (!w->stop_requested) {
+                                w->stop_requested = true;
+                                w->stop_reason = STOP_REASON_SHUTDOWN;
+                                w->stop_cookie = 0;
+                        }
+                        pthread_mutex_unlock(&w->lock);
+                        request(w);
+                }
+                g_hash_table_iter_init(&it, workers_of(e));
+                while (g_hash_table_iter_next(&it, &k, &v)) {
+                        Worker *w = v;
+                        pthread_join(w->thread, NULL);
+                        worker_free(e, w);
+                }
+                g_hash_table_unref(e->workers);
+        }
+        notify_free(e->notify);
+        if (e->queue) {
+                EngineEvent *ev;
+                while ((ev = g_queue_pop_head(e->queue))) {
+                        engine_event_done(ev);
+                        free(ev);
+                }
+                g_queue_free(e->queue);
+        }
+        if (e->remembered)
+                g_hash_table_unref(e->remembered);
+        budget_free(e->budget);
+        cgroup_root_close(&e->root);
+        if (e->event_fd >= 0)
+                close(e->event_fd);
+        pthread_mutex_destroy(&e->queue_lock);
+        free(e->root_override);
+        free(e);
+        return NULL;
+}
+
+Backend engine_backend(Engine *e) {
+        return e->root.backend;
+}
+
+const char *engine_root(Engine *e) {
+        return e->root.path;
+}
+
+uint64_t engine_budget_total(Engine *e) {
+        return budget_total(e->budget);
+}
+
+uint64_t engine_budget_granted(Engine *e) {
+        return budget_granted(e->budget);
+}
+
+const Tunables *engine_tunables(Engine *e) {
+        return &e->config.tunables;
+}
+
+static Worker *lookup(Engine *e, const char *path) {
+        Worker *w = g_hash_table_lookup(workers_of(e), path);
+        if (!w)
+                return NULL;
+        pthread_mutex_lock(&w->lock);
+        bool gone = w->exited || w->stop_requested;
+        pthread_mutex_unlock(&w->lock);
+        return gone ? NULL : w;
+}
+
+bool engine_is_monitored(Engine *e, const char *path) {
+        return lookup(e, path) != NULL;
+}
+
+uint64_t engine_remembered_limit(Engine *e, const char *path) {
+        uint64_t *v = g_hash_table_lookup(e->remembered, path);
+        return v ? *v : 0;
+}
+
+/* The range every limit must be in, whatever the budget: above the high
+ * line's gap (a max that small leaves no high line at all) and a real
+ * number of bytes, not "unlimited". */
+static int check_range(Engine *e, const char *path, uint64_t limit, MemcgError *err) {
+        uint64_t min = e->config.tunables.high_gap + LIMITS_PAGE_SIZE;
+
+        if (limit < min || limit > LIMITS_MAX_BYTES) {
+                memcg_error_set(err, MEMCG_ERROR_LIMIT_OUT_OF_RANGE,
+                                "Limit %llu for cgroup '%s' is out of range: it must be between %llu and %llu bytes",
+                                (unsigned long long) limit, path, (unsigned long long) min,
+                                (unsigned long long) LIMITS_MAX_BYTES);
+                return -ERANGE;
+        }
+        if (limit > budget_total(e->budget)) {
+                memcg_error_set(err, MEMCG_ERROR_BUDGET_EXCEEDED,
+                                "Limit %llu for cgroup '%s' exceeds the whole budget of %llu bytes",
+                                (unsigned long long) limit, path, (unsigned long long) budget_total(e->budget));
+                return -ENOSPC;
+        }
+        return 0;
+}
+
+static int check_usage(Cgroup *cg, uint64_t limit, MemcgError *err) {
+        uint64_t usage;
+        int r = cgroup_read_usage(cg, &usage);
+        if (r < 0) {
+                memcg_error_set(err, MEMCG_ERROR_FAILED, "Cannot read the usage of cgroup '%s': %s", cg->path,
+                                strerror(-r));
+                return r;
+        }
+        if (limit <= usage) {
+                memcg_error_set(err, MEMCG_ERROR_LIMIT_BELOW_USAGE,
+                                "Refusing limit %llu for cgroup '%s': it is not above its current usage of %llu bytes",
+                                (unsigned long long) limit, cg->path, (unsigned long long) usage);
+                return -ERANGE;
+        }
+        return 0;
+}
+
+int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, MemcgError *ret_error) {
+        Cgroup *cg = NULL;
+        Worker *w;
+        uint64_t limit = 0, omax = 0, ohigh = 0;
+        bool reattach = req->flags & ENGINE_MONITOR_REATTACH;
+        int r;
+
+        r = cgroup_path_validate(req->path, ret_error);
+        if (r < 0)
+                return r;
+        if (lookup(e, req->path)) {
+                *ret_already = true;
+                return 0;
+        }
+        /* A worker that stopped but whose STOPPED event was not drained
+         * yet: finish it off so the path can be monitored again. */
+        if (g_hash_table_contains(workers_of(e), req->path)) {
+                Worker *old = g_hash_table_lookup(workers_of(e), req->path);
+                pthread_mutex_lock(&old->lock);
+                if (!old->stop_requested) {
+                        old->stop_requested = true;
+                        old->stop_reason = STOP_REASON_SHUTDOWN;
+                }
+                pthread_mutex_unlock(&old->lock);
+                request(old);
+                reap(e, req->path);
+        }
+
+        r = cgroup_open(&e->root, req->path, &cg, ret_error);
+        if (r < 0)
+                return r;
+
+        if (reattach) {
+                omax = req->restore_max;
+                ohigh = req->restore_high;
+        } else {
+                r = cgroup_read_limits(cg, &omax, &ohigh);
+                if (r < 0) {
+                        memcg_error_set(ret_error, MEMCG_ERROR_FAILED, "Cannot read the limits of cgroup '%s': %s",
+                                        req->path, strerror(-r));
+                        goto fail;
+                }
+                limit = req->initial_limit;
+                if (limit == 0)
+                        limit = engine_remembered_limit(e, req->path);
+                if (limit == 0)
+                        limit = e->config.default_initial_limit;
+                if (limit == 0) {
+                        uint64_t usage;
+                        r = cgroup_read_usage(cg, &usage);
+                        if (r < 0) {
+                                memcg_error_set(ret_error, MEMCG_ERROR_FAILED,
+                                                "Cannot read the usage of cgroup '%s': %s", req->path, strerror(-r));
+                                goto fail;
+                        }
+                        limit = limits_initial_from_usage(&e->config.tunables, usage);
+                        uint64_t min = e->config.tunables.high_gap + LIMITS_PAGE_SIZE;
+                        if (limit < min)
+                                limit = limits_page_round_up(min);
+                }
+                limit = limits_page_round_up(limit);
+                if ((r = check_range(e, req->path, limit, ret_error)) < 0 ||
+                    (r = check_usage(cg, limit, ret_error)) < 0)
+                        goto fail;
+                if (budget_take_exact(e->budget, limit) < 0) {
+                        memcg_error_set(ret_error, MEMCG_ERROR_BUDGET_EXCEEDED,
+                                        "Limit %llu for cgroup '%s' does not fit in the budget: %llu of %llu bytes are free",
+                                        (unsigned long long) limit, req->path,
+                                        (unsigned long long) budget_free_bytes(e->budget),
+                                        (unsigned long long) budget_total(e->budget));
+                        r = -ENOSPC;
+                        goto fail;
+                }
+        }
+
+        w = calloc(1, sizeof(*w));
+        if (!w) {
+                if (!reattach)
+                        budget_give(e->budget, limit);
+                r = -ENOMEM;
+                goto fail;
+        }
+        pthread_mutex_init(&w->lock, NULL);
+        w->engine = e;
+        w->cg = cg;
+        cg = NULL;
+        w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        w->events_fd = -1;
+        w->notify_wd = -1;
+        w->seq = e->next_seq++;
+        w->flags = req->flags;
+        w->start_limit = limit;
+        w->start_cookie = req->cookie;
+        w->original_max = omax;
+        w->original_high = ohigh;
+        w->initial_limit = reattach ? req->initial_limit : limit;
+        if (w->ctl_fd < 0) {
+                r = -errno;
+                goto fail_worker;
+        }
+        if (w->cg->backend == BACKEND_V2) {
+                if (w->cg->fake) {
+                        r = notify_add(e->notify, w->cg->dirfd, "memory.events", w->ctl_fd);
+                        if (r < 0)
+                                goto fail_worker;
+                        w->notify_wd = r;
+                } else {
+                        w->events_fd = openat(w->cg->dirfd, "memory.events", O_RDONLY | O_CLOEXEC);
+                        if (w->events_fd < 0) {
+                                r = -errno;
+                                goto fail_worker;
+                        }
+                }
+        }
+
+        pthread_attr_t attr;
+        sigset_t all, old;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, e->config.stack_size ?: DEFAULT_STACK_SIZE);
+        /* Workers never take signals: the main loop does. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        r = -pthread_create(&w->thread, &attr, worker_main, w);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+        if (r < 0)
+                goto fail_worker;
+
+        g_hash_table_insert(workers_of(e), w->cg->path, w);
+        g_hash_table_remove(e->remembered, req->path);
+        *ret_already = false;
+        return 0;
+
+fail_worker:
+        if (!reattach)
+                budget_give(e->budget, limit);
+        memcg_error_set(ret_error, MEMCG_ERROR_FAILED, "Cannot start monitoring cgroup '%s': %s", req->path,
+                        strerror(-r));
+        worker_free(e, w);
+        return r;
+fail:
+        cgroup_free(cg);
+        return r;
+}
+
+static Worker *lookup_monitored(Engine *e, const char *path, MemcgError *err) {
+        Worker *w;
+
+        if (cgroup_path_validate(path, err) < 0)
+                return NULL;
+        w = lookup(e, path);
+        if (!w)
+                memcg_error_set(err, MEMCG_ERROR_NOT_MONITORED, "Cgroup '%s' is not monitored", path);
+        return w;
+}
+
+int engine_unmonitor(Engine *e, const char *path, uint64_t cookie, MemcgError *ret_error) {
+        Worker *w = lookup_monitored(e, path, ret_error);
+        if (!w)
+                return ret_error && ret_error->code == MEMCG_ERROR_INVALID_PATH ? -EINVAL : -ESRCH;
+        pthread_mutex_lock(&w->lock);
+        w->stop_requested = true;
+        w->stop_reason = STOP_REASON_UNMONITORED;
+        w->stop_cookie = cookie;
+        pthread_mutex_unlock(&w->lock);
+        request(w);
+        return 0;
+}
+
+int engine_set_initial_limit(Engine *e, const char *path, uint64_t limit, uint64_t cookie, bool *ret_deferred,
+                             MemcgError *ret_error) {
+        Worker *w;
+        Cgroup *cg = NULL;
+        int r;
+
+        r = cgroup_path_validate(path, ret_error);
+        if (r < 0)
+                return r;
+        r = check_range(e, path, limit, ret_error);
+        if (r < 0)
+                return r;
+        limit = limits_page_round_up(limit);
+
+        w = lookup(e, path);
+        if (w) {
+                r = check_usage(w->cg, limit, ret_error);
+                if (r < 0)
+                        return r;
+                pthread_mutex_lock(&w->lock);
+                if (w->rebase_requested) {
+                        /* An earlier re-base not yet carried out: it is
+                         * superseded, and its caller is answered now. */
+                        EngineEvent ev = { .type = ENGINE_EVENT_REQUEST_DONE, .cookie = w->rebase_cookie };
+                        memcg_error_set(&ev.error, MEMCG_ERROR_FAILED,
+                                        "The limit change for cgroup '%s' was superseded by a later one", path);
+                        engine_post(e, path, &ev);
+                }
+                w->rebase_requested = true;
+                w->rebase_limit = limit;
+                w->rebase_cookie = cookie;
+                pthread_mutex_unlock(&w->lock);
+                request(w);
+                *ret_deferred = false;
+                return 0;
+        }
+
+        /* Not monitored: it must at least be a memcg, so that a typo is
+         * reported now rather than at Monitor time. */
+        r = cgroup_open(&e->root, path, &cg, ret_error);
+        if (r < 0)
+                return r;
+        cgroup_free(cg);
+        uint64_t *v = malloc(sizeof(*v));
+        char *k = strdup(path);
+        if (!v || !k) {
+                free(v);
+                free(k);
+                return -ENOMEM;
+        }
+        *v = limit;
+        g_hash_table_replace(e->remembered, k, v);
+        *ret_deferred = true;
+        return 0;
+}
+
+int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *ret_error) {
+        CgroupStats s = {};
+        Cgroup *cg = NULL;
+        Worker *w;
+        int r;
+
+        r = cgroup_path_validate(path, ret_error);
+        if (r < 0)
+                return r;
+        w = lookup(e, path);
+        if (!w) {
+                r = cgroup_open(&e->root, path, &cg, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        cgroup_read_stats(&e->root, w ? w->cg : cg, &s);
+        cgroup_free(cg);
+
+        if (w) {
+                s.monitored = true;
+                pthread_mutex_lock(&w->lock);
+                s.values[STAT_LIMIT_INCREASES] = w->limit_increases;
+                s.values[STAT_LIMIT_DECREASES] = w->limit_decreases;
+                s.values[STAT_GRANTED_BYTES] = w->granted;
+                s.values[STAT_NEXT_SHRINK_CHECK_USEC] = w->next_shrink_usec;
+                s.no_increase_count = w->no_increase_count;
+                s.original_max = w->original_max;
+                s.original_high = w->original_high;
+                s.initial_limit = w->initial_limit;
+                if (w->cg->backend == BACKEND_V1) {
+                        /* v1 has no high counter nor memory.high: report
+                         * the worker's own line and breaches. */
+                        s.values[STAT_EVENTS_HIGH] = w->high_breaches;
+                        s.has[STAT_EVENTS_HIGH] = true;
+                        s.values[STAT_HIGH_LIMIT_BYTES] = w->high;
+                        s.has[STAT_HIGH_LIMIT_BYTES] = true;
+                }
+                pthread_mutex_unlock(&w->lock);
+                s.has[STAT_LIMIT_INCREASES] = s.has[STAT_LIMIT_DECREASES] = s.has[STAT_GRANTED_BYTES] =
+                        s.has[STAT_NEXT_SHRINK_CHECK_USEC] = true;
+        }
+        *ret = s;
+        return 0;
+}
+
+unsigned engine_monitored_count(Engine *e) {
+        GHashTableIter it;
+        gpointer k, v;
+        unsigned n = 0;
+
+        g_hash_table_iter_init(&it, workers_of(e));
+        while (g_hash_table_iter_next(&it, &k, &v))
+                if (lookup(e, k))
+                        n++;
+        return n;
+}
+
+static gint by_seq(gconstpointer a, gconstpointer b) {
+        const Worker *x = *(Worker *const *) a, *y = *(Worker *const *) b;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int engine_list_monitored(Engine *e, char ***ret) {
+        GPtrArray *arr = g_ptr_array_new();
+        GHashTableIter it;
+        gpointer k, v;
+        char **l;
+
+        g_hash_table_iter_init(&it, workers_of(e));
+        while (g_hash_table_iter_next(&it, &k, &v))
+                if (lookup(e, k))
+                        g_ptr_array_add(arr, v);
+        g_ptr_array_sort(arr, by_seq);
+        l = calloc(arr->len + 1, sizeof(char *));
+        if (!l) {
+                g_ptr_array_unref(arr);
+                return -ENOMEM;
+        }
+        for (guint i = 0; i < arr->len; i++) {
+                l[i] = strdup(((Worker *) arr->pdata[i])->cg->path);
+                if (!l[i]) {
+                        engine_strv_free(l);
+                        g_ptr_array_unref(arr);
+                        return -ENOMEM;
+                }
+        }
+        g_ptr_array_unref(arr);
+        *ret = l;
+        return 0;
+}
+
+void engine_strv_free(char **l) {
+        if (!l)
+                return;
+        for (char **p = l; *p; p++)
+                free(*p);
+        free(l);
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "notify.h"
+
+struct Notify {
+        int ifd;
+        int stop_fd;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        GHashTable *kicks; /* wd → kick fd, both as GINT_TO_POINTER */
+};
+
+static void *notify_main(void *userdata) {
+        Notify *n = userdata;
+        char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = n->ifd, .events = POLLIN },
+                        { .fd = n->stop_fd, .events = POLLIN },
+                };
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (p[1].revents)
+                        break;
+                ssize_t len = read(n->ifd, buf, sizeof(buf));
+                if (len <= 0)
+                        continue;
+                pthread_mutex_lock(&n->lock);
+                for (char *ptr = buf; ptr < buf + len;) {
+                        const struct inotify_event *ev = (const struct inotify_event *) ptr;
+                        gpointer kick;
+                        if (g_hash_table_lookup_extended(n->kicks, GINT_TO_POINTER(ev->wd), NULL, &kick)) {
+                                uint64_t one = 1;
+                                (void) !write(GPOINTER_TO_INT(kick), &one, sizeof(one));
+                        }
+                        ptr += sizeof(struct inotify_event) + ev->len;
+                }
+                pthread_mutex_unlock(&n->lock);
+        }
+        return NULL;
+}
+
+int notify_new(Notify **ret) {
+        Notify *n = calloc(1, sizeof(*n));
+        sigset_t all, old;
+        int r;
+
+        if (!n)
+                return -ENOMEM;
+        n->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (n->ifd < 0) {
+                r = -errno;
+                free(n);
+                return r;
+        }
+        n->stop_fd = eventfd(0, EFD_CLOEXEC);
+        if (n->stop_fd < 0) {
+                r = -errno;
+                close(n->ifd);
+                free(n);
+                return r;
+        }
+        pthread_mutex_init(&n->lock, NULL);
+        n->kicks = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        r = -pthread_create(&n->thread, NULL, notify_main, n);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0) {
+                g_hash_table_unref(n->kicks);
+                close(n->ifd);
+                close(n->stop_fd);
+                free(n);
+                return r;
+        }
+        *ret = n;
+        return 0;
+}
+
+Notify *notify_free(Notify *n) {
+        uint64_t one = 1;
+
+        if (!n)
+                return NULL;
+        (void) !write(n->stop_fd, &one, sizeof(one));
+        pthread_join(n->thread, NULL);
+        g_hash_table_unref(n->kicks);
+        pthread_mutex_destroy(&n->lock);
+        close(n->ifd);
+        close(n->stop_fd);
+        free(n);
+        return NULL;
+}
+
+int notify_add(Notify *n, int dirfd, const char *name, int kick_fd) {
+        char path[64 + 256];
+        int wd;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
+        pthread_mutex_lock(&n->lock);
+        wd = inotify_add_watch(n->ifd, path, IN_MODIFY | IN_DELETE_SELF | IN_ATTRIB);
+        if (wd >= 0)
+                g_hash_table_insert(n->kicks, GINT_TO_POINTER(wd), GINT_TO_POINTER(kick_fd));
+        pthread_mutex_unlock(&n->lock);
+        return wd < 0 ? -errno : wd;
+}
+
+void notify_remove(Notify *n, int wd) {
+        if (wd < 0)
+                return;
+        pthread_mutex_lock(&n->lock);
+        g_hash_table_remove(n->kicks, GINT_TO_POINTER(wd));
+        (void) inotify_rm_watch(n->ifd, wd);
+        pthread_mutex_unlock(&n->lock);
+}

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memcgd/parse.h"
+
+/* All parsers walk (buf, len) with explicit bounds: kernel files are read
+ * into buffers that are not NUL-terminated, and a truncated read must be
+ * reported, not run past. */
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+/* Parses the decimal digits at buf[*i..end), at least one. */
+static int parse_decimal(const char *buf, size_t end, size_t *i, uint64_t *ret) {
+        uint64_t v = 0;
+        size_t start = *i;
+
+        while (*i < end && is_digit(buf[*i])) {
+                unsigned d = (unsigned) (buf[*i] - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -ERANGE;
+                v = v * 10 + d;
+                (*i)++;
+        }
+        if (*i == start)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int parse_u64_value(const char *buf, size_t len, uint64_t *ret) {
+        size_t i = 0;
+        uint64_t v;
+        int r;
+
+        /* One optional trailing newline, nothing else around the value. */
+        if (len > 0 && buf[len - 1] == '\n')
+                len--;
+        if (len == 3 && memcmp(buf, "max", 3) == 0) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        r = parse_decimal(buf, len, &i, &v);
+        if (r < 0)
+                return r;
+        if (i != len)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* Finds the line whose first word is exactly `key` and returns the offset
+ * of the rest of the line (after one space) and its end. */
+static int find_key(const char *buf, size_t len, const char *key, size_t *ret_start, size_t *ret_end) {
+        size_t klen = strlen(key);
+        size_t pos = 0;
+
+        while (pos < len) {
+                const char *nl = memchr(buf + pos, '\n', len - pos);
+                size_t eol = nl ? (size_t) (nl - buf) : len;
+
+                if (eol - pos > klen && memcmp(buf + pos, key, klen) == 0 && buf[pos + klen] == ' ') {
+                        *ret_start = pos + klen + 1;
+                        *ret_end = eol;
+                        return 0;
+                }
+                pos = eol + 1;
+        }
+        return -ENOENT;
+}
+
+int parse_keyed_u64(const char *buf, size_t len, const char *key, uint64_t *ret) {
+        size_t start, end, i;
+        uint64_t v;
+        int r;
+
+        r = find_key(buf, len, key, &start, &end);
+        if (r < 0)
+                return r;
+        /* A last line without its newline may have been cut short by a
+         * truncated read; the kernel always ends these files with \n. */
+        if (end == len)
+                return -EINVAL;
+        i = start;
+        r = parse_decimal(buf, end, &i, &v);
+        if (r < 0)
+                return r;
+        if (i != end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int keyed_optional(const char *buf, size_t len, const char *key, uint64_t *ret) {
+        int r = parse_keyed_u64(buf, len, key, ret);
+        if (r == -ENOENT) {
+                *ret = 0;
+                return 0;
+        }
+        return r;
+}
+
+int parse_memory_events(const char *buf, size_t len, MemoryEvents *ret) {
+        MemoryEvents e = {};
+        int r;
+
+        if ((r = parse_keyed_u64(buf, len, "high", &e.high)) < 0 ||
+            (r = parse_keyed_u64(buf, len, "max", &e.max)) < 0 ||
+            (r = parse_keyed_u64(buf, len, "oom", &e.oom)) < 0 ||
+            (r = parse_keyed_u64(buf, len, "oom_kill", &e.oom_kill)) < 0 ||
+            (r = keyed_optional(buf, len, "low", &e.low)) < 0 ||
+            (r = keyed_optional(buf, len, "oom_group_kill", &e.oom_group_kill)) < 0)
+                return r == -ENOENT ? -EINVAL : r;
+        *ret = e;
+        return 0;
+}
+
+static int parse_bool01(const char *buf, size_t len, const char *key, bool *ret) {
+        uint64_t v;
+        int r = parse_keyed_u64(buf, len, key, &v);
+        if (r < 0)
+                return r;
+        if (v > 1)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int parse_oom_control(const char *buf, size_t len, OomControl *ret) {
+        OomControl o = {};
+        int r;
+
+        r = parse_bool01(buf, len, "oom_kill_disable", &o.oom_kill_disable);
+        if (r < 0)
+                return r == -ENOENT ? -EINVAL : r;
+        r = parse_bool01(buf, len, "under_oom", &o.under_oom);
+        if (r < 0)
+                return r == -ENOENT ? -EINVAL : r;
+        r = parse_keyed_u64(buf, len, "oom_kill", &o.oom_kill);
+        if (r == 0)
+                o.has_oom_kill = true;
+        else if (r != -ENOENT)
+                return r;
+        *ret = o;
+        return 0;
+}
+
+/* "name=12.34": a non-negative decimal with an optional fraction. */
+static int parse_field_double(const char *buf, size_t end, size_t *i, const char *name, double *ret) {
+        size_t nlen = strlen(name);
+        uint64_t ip = 0, fp = 0;
+        size_t fdigits = 0;
+        int r;
+
+        if (end - *i < nlen + 1 || memcmp(buf + *i, name, nlen) != 0 || buf[*i + nlen] != '=')
+                return -EINVAL;
+        *i += nlen + 1;
+        r = parse_decimal(buf, end, i, &ip);
+        if (r < 0)
+                return r;
+        if (*i < end && buf[*i] == '.') {
+                (*i)++;
+                size_t s = *i;
+                while (*i < end && is_digit(buf[*i]) && *i - s < 18) {
+                        fp = fp * 10 + (uint64_t) (buf[*i] - '0');
+                        (*i)++;
+                }
+                fdigits = *i - s;
+                if (fdigits == 0)
+                        return -EINVAL;
+                while (*i < end && is_digit(buf[*i]))
+                        (*i)++;
+        }
+        *ret = (double) ip + (double) fp / pow(10.0, (double) fdigits);
+        return 0;
+}
+
+static int expect_space(const char *buf, size_t end, size_t *i) {
+        if (*i >= end || buf[*i] != ' ')
+                return -EINVAL;
+        (*i)++;
+        return 0;
+}
+
+static int parse_pressure_line(const char *buf, size_t start, size_t end, PressureLine *ret) {
+        PressureLine p = {};
+        size_t i = start;
+        int r;
+
+        if ((r = parse_field_double(buf, end, &i, "avg10", &p.avg10)) < 0 ||
+            (r = expect_space(buf, end, &i)) < 0 ||
+            (r = parse_field_double(buf, end, &i, "avg60", &p.avg60)) < 0 ||
+            (r = expect_space(buf, end, &i)) < 0 ||
+            (r = parse_field_double(buf, end, &i, "avg300", &p.avg300)) < 0 ||
+            (r = expect_space(buf, end, &i)) < 0)
+                return r;
+        if (end - i < 6 || memcmp(buf + i, "total=", 6) != 0)
+                return -EINVAL;
+        i += 6;
+        r = parse_decimal(buf, end, &i, &p.total);
+        if (r < 0)
+                return r;
+        if (i != end)
+                return -EINVAL;
+        *ret = p;
+        return 0;
+}
+
+int parse_pressure(const char *buf, size_t len, Pressure *ret) {
+        Pressure p = {};
+        size_t start, end;
+        int r;
+
+        r = find_key(buf, len, "some", &start, &end);
+        if (r < 0 || end == len)
+                return -EINVAL;
+        r = parse_pressure_line(buf, start, end, &p.some);
+        if (r < 0)
+                return r;
+        r = find_key(buf, len, "full", &start, &end);
+        if (r == 0) {
+                if (end == len)
+                        return -EINVAL;
+                r = parse_pressure_line(buf, start, end, &p.full);
+                if (r < 0)
+                        return r;
+                p.has_full = true;
+        }
+        *ret = p;
+        return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret) {
+        static const struct {
+                char c;
+                unsigned shift;
+        } suffixes[] = {
+                { 'K', 10 }, { 'M', 20 }, { 'G', 30 }, { 'T', 40 }, { 'P', 50 }, { 'E', 60 },
+        };
+        size_t len, i = 0;
+        uint64_t ip, fp = 0, fscale = 1;
+        unsigned shift = 0;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        if (strcmp(s, "infinity") == 0) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        len = strlen(s);
+        r = parse_decimal(s, len, &i, &ip);
+        if (r < 0)
+                return r;
+        if (i < len && s[i] == '.') {
+                i++;
+                size_t st = i;
+                while (i < len && is_digit(s[i])) {
+                        if (fscale <= UINT64_C(100000000000000000)) {
+                                fp = fp * 10 + (uint64_t) (s[i] - '0');
+                                fscale *= 10;
+                        }
+                        i++;
+                }
+                if (i == st)
+                        return -EINVAL;
+        }
+        if (i < len) {
+                char c = s[i];
+                if (c >= 'a' && c <= 'z')
+                        c = (char) (c - 'a' + 'A');
+                bool found = false;
+                for (size_t k = 0; k < sizeof(suffixes) / sizeof(suffixes[0]); k++)
+                        if (suffixes[k].c == c) {
+                                shift = suffixes[k].shift;
+                                found = true;
+                        }
+                if (!found && c != 'B')
+                        return -EINVAL;
+                i++;
+                if (found) {
+                        if (i < len && s[i] == 'i')
+                                i++;
+                        if (i < len && s[i] == 'B')
+                                i++;
+                }
+        }
+        if (i != len)
+                return -EINVAL;
+        if (fp != 0 && shift == 0)
+                return -EINVAL; /* "1.5" bytes means nothing */
+        if (shift > 0 && ip > (UINT64_MAX >> shift))
+                return -ERANGE;
+        uint64_t v = ip << shift;
+        if (fp != 0) {
+                /* fp / fscale of one unit, rounded down to a byte. */
+                unsigned __int128 frac = ((unsigned __int128) fp << shift) / fscale;
+                if ((unsigned __int128) v + frac > UINT64_MAX)
+                        return -ERANGE;
+                v += (uint64_t) frac;
+        }
+        *ret = v;
+        return 0;
+}
+
+int parse_size_or_percent(const char *s, uint64_t total, uint64_t *ret) {
+        size_t len;
+
+        if (!s)
+                return -EINVAL;
+        len = strlen(s);
+        if (len > 0 && s[len - 1] == '%') {
+                uint64_t p;
+                size_t i = 0;
+                int r = parse_decimal(s, len - 1, &i, &p);
+                if (r < 0)
+                        return r == -ERANGE ? -EINVAL : r;
+                if (i != len - 1 || p == 0 || p > 100)
+                        return -EINVAL;
+                *ret = (uint64_t) (((unsigned __int128) total * p) / 100);
+                return 0;
+        }
+        return parse_size(s, ret);
+}
+
+int parse_meminfo_total(const char *buf, size_t len, uint64_t *ret) {
+        size_t start, end, i;
+        uint64_t kb;
+        int r;
+
+        /* "MemTotal:       24598828 kB" */
+        r = find_key(buf, len, "MemTotal:", &start, &end);
+        if (r < 0)
+                return r;
+        i = start;
+        while (i < end && buf[i] == ' ')
+                i++;
+        r = parse_decimal(buf, end, &i, &kb);
+        if (r < 0)
+                return r;
+        if (end - i != 3 || memcmp(buf + i, " kB", 3) != 0)
+                return -EINVAL;
+        if (kb > UINT64_MAX / 1024)
+                return -ERANGE;
+        *ret = kb * 1024;
+        return 0;
+}
