@@ -16,6 +16,9 @@ PACKAGES=(
         qemu-system-x86 busybox-static cpio gzip
         # tests: scripts
         util-linux procps psmisc jq python3
+        # tests: bus suite (dbus-send prints error names; dbus-1.pc says
+        # where a distribution expects the bus files; useradd)
+        libdbus-1-dev passwd
 )
 
 missing=()

@@ -359,9 +359,10 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
                         if (limit < min)
                                 limit = limits_page_round_up(min);
                 }
+                if ((r = check_range(e, req->path, limit, ret_error)) < 0)
+                        goto fail;
                 limit = limits_page_round_up(limit);
-                if ((r = check_range(e, req->path, limit, ret_error)) < 0 ||
-                    (r = check_usage(cg, limit, ret_error)) < 0)
+                if ((r = check_usage(cg, limit, ret_error)) < 0)
                         goto fail;
                 if (budget_take_exact(e->budget, limit) < 0) {
                         memcg_error_set(ret_error, MEMCG_ERROR_BUDGET_EXCEEDED,

@@ -4,10 +4,6 @@
 
 #include "memcgd/limits.h"
 
-/* Arithmetic is done in long double: its 64-bit mantissa holds every u64
- * exactly on x86-64, so products like h * 1.08 do not lose the low bits
- * that a double (53 bits) would drop above 8 PiB. Results saturate. */
-
 void tunables_init_default(Tunables *t) {
         *t = (Tunables) {
                 .high_ratio_threshold = 100 * MIB,
@@ -36,16 +32,31 @@ int tunables_validate(const Tunables *t) {
         return 0;
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b) {
-        return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+/* Ratios are applied as exact decimal fractions: the tunable is turned
+ * into parts per million once, and products are computed in 128 bits. So
+ * 216 MiB / 1.08 is exactly 200 MiB, as the seed's formulas mean, instead
+ * of a byte less (1.08 has no exact binary representation). Results
+ * saturate at LIMITS_MAX_BYTES. */
+#define PPM UINT64_C(1000000)
+
+static uint64_t ratio_ppm(double r) {
+        return (uint64_t) llround(r * (double) PPM);
 }
 
-static uint64_t ld_to_u64(long double v) {
-        if (!(v > 0.0L))
-                return 0;
-        if (v >= 18446744073709551615.0L)
-                return UINT64_MAX;
-        return (uint64_t) v;
+static uint64_t clamp_top(unsigned __int128 v) {
+        return v > LIMITS_MAX_BYTES ? LIMITS_MAX_BYTES : (uint64_t) v;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+        return clamp_top((unsigned __int128) a + b);
+}
+
+static uint64_t mul_ratio(uint64_t v, double r) {
+        return clamp_top((unsigned __int128) v * ratio_ppm(r) / PPM);
+}
+
+static uint64_t div_ratio(uint64_t v, double r) {
+        return clamp_top((unsigned __int128) v * PPM / ratio_ppm(r));
 }
 
 uint64_t limits_page_round_up(uint64_t v) {
@@ -60,7 +71,7 @@ uint64_t limits_page_round_down(uint64_t v) {
 
 uint64_t limits_max_from_high(const Tunables *t, uint64_t high) {
         if (high > t->high_ratio_threshold)
-                return ld_to_u64((long double) high * (long double) t->high_ratio);
+                return mul_ratio(high, t->high_ratio);
         return sat_add(high, t->high_gap);
 }
 
@@ -70,13 +81,14 @@ uint64_t limits_high_from_max(const Tunables *t, uint64_t max) {
         uint64_t threshold = limits_max_from_high(t, t->high_ratio_threshold);
 
         if (max > threshold)
-                return ld_to_u64((long double) max / (long double) t->high_ratio);
+                return div_ratio(max, t->high_ratio);
         /* The seed wrote m - 8 MiB and underflowed below 8 MiB. */
+        max = clamp_top(max);
         return max > t->high_gap ? max - t->high_gap : 0;
 }
 
 uint64_t limits_next_max(const Tunables *t, uint64_t v) {
-        uint64_t by_ratio = ld_to_u64((long double) v * (long double) t->grow_ratio);
+        uint64_t by_ratio = mul_ratio(v, t->grow_ratio);
         uint64_t by_step = sat_add(v, t->grow_min_step);
 
         return by_ratio > by_step ? by_ratio : by_step;
@@ -90,25 +102,27 @@ uint64_t limits_grow_delta(const Tunables *t, uint64_t max) {
         /* Never propose a delta that would push max past the largest
          * page-aligned value. */
         uint64_t delta = limits_page_round_up(next - max);
-        if (max > LIMITS_MAX_BYTES || delta > LIMITS_MAX_BYTES - max)
-                return max >= LIMITS_MAX_BYTES ? 0 : LIMITS_MAX_BYTES - max;
+        if (max >= LIMITS_MAX_BYTES)
+                return 0;
+        if (delta > LIMITS_MAX_BYTES - max)
+                return limits_page_round_down(LIMITS_MAX_BYTES - max);
         return delta;
 }
 
 uint64_t limits_shrink_target(const Tunables *t, uint64_t current, uint32_t no_increase_count) {
         uint64_t test = limits_max_from_high(t, current);
-        long double frac;
-
-        if (no_increase_count == 0)
-                frac = 1.0L;
-        else {
-                frac = 1.0L / (long double) no_increase_count;
-                if (frac < (long double) t->shrink_min_margin)
-                        frac = (long double) t->shrink_min_margin;
-        }
-
         uint64_t margin = limits_next_max(t, test) - test;
-        return sat_add(test, ld_to_u64((long double) margin * frac));
+        uint64_t min_ppm = ratio_ppm(t->shrink_min_margin);
+        uint64_t extra;
+
+        /* frac = 1 at first, then max(1/n, shrink_min_margin). */
+        if (no_increase_count == 0)
+                extra = margin;
+        else if ((unsigned __int128) PPM >= (unsigned __int128) no_increase_count * min_ppm)
+                extra = margin / no_increase_count;
+        else
+                extra = (uint64_t) ((unsigned __int128) margin * min_ppm / PPM);
+        return sat_add(test, extra);
 }
 
 uint64_t limits_shrink_decrease(const Tunables *t, uint64_t max, uint64_t current,

@@ -63,8 +63,10 @@ static int find_key(const char *buf, size_t len, const char *key, size_t *ret_st
                 const char *nl = memchr(buf + pos, '\n', len - pos);
                 size_t eol = nl ? (size_t) (nl - buf) : len;
 
-                if (eol - pos > klen && memcmp(buf + pos, key, klen) == 0 && buf[pos + klen] == ' ') {
-                        *ret_start = pos + klen + 1;
+                if (eol - pos >= klen && memcmp(buf + pos, key, klen) == 0 &&
+                    (eol - pos == klen || buf[pos + klen] == ' ')) {
+                        /* The key alone on its line: present, no value. */
+                        *ret_start = eol - pos == klen ? eol : pos + klen + 1;
                         *ret_end = eol;
                         return 0;
                 }
@@ -114,7 +116,7 @@ int parse_memory_events(const char *buf, size_t len, MemoryEvents *ret) {
             (r = parse_keyed_u64(buf, len, "oom_kill", &e.oom_kill)) < 0 ||
             (r = keyed_optional(buf, len, "low", &e.low)) < 0 ||
             (r = keyed_optional(buf, len, "oom_group_kill", &e.oom_group_kill)) < 0)
-                return r == -ENOENT ? -EINVAL : r;
+                return r;
         *ret = e;
         return 0;
 }
@@ -136,10 +138,10 @@ int parse_oom_control(const char *buf, size_t len, OomControl *ret) {
 
         r = parse_bool01(buf, len, "oom_kill_disable", &o.oom_kill_disable);
         if (r < 0)
-                return r == -ENOENT ? -EINVAL : r;
+                return r;
         r = parse_bool01(buf, len, "under_oom", &o.under_oom);
         if (r < 0)
-                return r == -ENOENT ? -EINVAL : r;
+                return r;
         r = parse_keyed_u64(buf, len, "oom_kill", &o.oom_kill);
         if (r == 0)
                 o.has_oom_kill = true;

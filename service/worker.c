@@ -552,6 +552,11 @@ void *worker_main(void *userdata) {
                         r = handle_kernel_events(w, &l, fired && w->cg->backend == BACKEND_V1);
                         if (r < 0 && (is_gone_error(r) || cgroup_is_removed(w->cg)))
                                 removed = true;
+                        else if (r == -EINVAL && w->cg->fake)
+                                /* A fake tree's file caught between its
+                                 * truncation and its write: the write's own
+                                 * IN_MODIFY follows. */
+                                log_debug("%s: memory.events is being rewritten", w->cg->path);
                         else if (r < 0)
                                 log_warning("%s: reading events failed: %s", w->cg->path, strerror(-r));
                 }

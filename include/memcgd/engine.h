@@ -145,7 +145,10 @@ uint64_t engine_budget_granted(Engine *e);
 const Tunables *engine_tunables(Engine *e);
 
 /* Validates the path against the rules of DESIGN.md §2 without opening
- * anything: 0 or -EINVAL with a message. */
+ * anything: 0 or -EINVAL with a message. Beyond DESIGN.md, control
+ * characters (below 0x20, and 0x7f) are refused too: the kernel would
+ * take them, but a newline or escape in a path would forge lines in logs,
+ * signals shown by clients and the state file. */
 int cgroup_path_validate(const char *path, MemcgError *ret_error);
 
 /* Starts a worker. initial_limit 0 = remembered start limit, else the

@@ -4,8 +4,12 @@
 /* The elastic-limit algorithm of DESIGN.md §1 as pure functions.
  *
  * Every size is in bytes. Every function saturates instead of wrapping:
- * results never exceed UINT64_MAX (rounded down to a page) and never go
- * below 0. Nothing here touches a file, a clock or a lock. */
+ * results never exceed LIMITS_MAX_BYTES (UINT64_MAX rounded down to a
+ * page) and never go below 0. Ratios are exact decimal fractions (to a
+ * millionth): max_from_high(100 MiB + x) is floor((100 MiB + x) * 1.08)
+ * computed exactly, as the seed means it; the shrink margin's fraction
+ * 1/n is an exact division. Nothing here touches a file, a clock or a
+ * lock. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -63,5 +67,6 @@ uint64_t limits_shrink_decrease(const Tunables *t, uint64_t max, uint64_t curren
 uint64_t limits_shrink_timeout_usec(const Tunables *t, uint32_t no_increase_count);
 
 /* The limit a Monitor(cgroup, 0) derives from usage when nothing else is
- * configured: the shrink target with the full margin. */
+ * configured: the shrink target with the full margin, rounded up to a
+ * page (limits are written in whole pages). */
 uint64_t limits_initial_from_usage(const Tunables *t, uint64_t current);

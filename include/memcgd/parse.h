@@ -3,9 +3,14 @@
 
 /* Parsers of kernel file contents. Each takes the bytes read (not
  * necessarily NUL-terminated) and never reads past len. They return 0 on
- * success, -EINVAL on malformed input, -ENOENT when a requested key is
- * absent, -ERANGE on overflow. Output parameters are written only on
- * success. */
+ * success, -EINVAL on malformed input, -ENOENT when a requested (or
+ * required) key is absent, -ERANGE on overflow. Output parameters are
+ * written only on success.
+ *
+ * In "key value" files every line must end with '\n', as the kernel
+ * writes them: a last line without one may be the cut end of a truncated
+ * read ("high 12" of "high 123"), so its value is -EINVAL, never a
+ * silently wrong number. */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+
+#include "config.h" /* the build's: MEMCGD_VERSION */
+#include "manager.h"
+#include "util.h"
+
+#define ACTION_MONITOR "org.memcgd1.monitor"
+#define ACTION_SET_LIMIT "org.memcgd1.set-limit"
+
+/* Tasks listed in an Oom signal: enough to name the culprits, bounded so
+ * that a fork bomb cannot make one signal huge. */
+#define OOM_TASKS_MAX 1024
+
+int bus_error_from_memcg(sd_bus_error *error, const MemcgError *e) {
+        if (e->code == MEMCG_OK)
+                return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "Unknown failure.");
+        return sd_bus_error_set(error, memcg_error_name(e->code), e->message[0] ? e->message : NULL);
+}
+
+/* ---- GetStats -------------------------------------------------------------- */
+
+static int append_stats(sd_bus_message *reply, const char *path, const CgroupStats *st) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "cgroup", "s", path, "backend", "s",
+                                  backend_to_string(st->backend), "monitored", "b", (int) st->monitored);
+        if (r < 0)
+                return r;
+        for (StatKey k = 0; k < _STAT_U64_MAX; k++) {
+                if (!st->has[k])
+                        continue;
+                r = sd_bus_message_append(reply, "{sv}", stat_key_to_string(k), "t", st->values[k]);
+                if (r < 0)
+                        return r;
+        }
+        if (st->monitored) {
+                r = sd_bus_message_append(reply, "{sv}", "no_increase_count", "u", st->no_increase_count);
+                if (r < 0)
+                        return r;
+        }
+        if (st->has_pressure_some) {
+                r = sd_bus_message_append(reply, "{sv}", "pressure_some_avg10", "d", st->pressure_some_avg10);
+                if (r < 0)
+                        return r;
+        }
+        if (st->has_pressure_full) {
+                r = sd_bus_message_append(reply, "{sv}", "pressure_full_avg10", "d", st->pressure_full_avg10);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int reply_stats(Manager *m, sd_bus_message *msg, const char *path, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        CgroupStats st = {};
+        MemcgError err = {};
+        int r;
+
+        if (engine_get_stats(m->engine, path, &st, &err) < 0)
+                return bus_error_from_memcg(error, &err);
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = append_stats(reply, path, &st);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ---- org.memcgd1.Manager methods ------------------------------------------- */
+
+/* Order of checks in the three changing methods: first the path's syntax
+ * (a pure string check that reveals nothing about this host), then
+ * authorization, then everything that looks at the system (does the
+ * cgroup exist, is it a memcg, is it monitored, does the limit fit). So a
+ * malformed call fails fast without a polkit round trip or a password
+ * prompt, and a caller that may not act learns nothing from the error
+ * beyond what it sent. */
+
+static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *path;
+        uint64_t limit;
+        MemcgError err = {};
+        MonitoredCgroup *c;
+        CgroupStats before = {};
+        bool already = false, have_before;
+        int r;
+
+        r = sd_bus_message_read(msg, "st", &path, &limit);
+        if (r < 0)
+                return r;
+        if (cgroup_path_validate(path, &err) < 0)
+                return bus_error_from_memcg(error, &err);
+
+        r = polkit_check(m->polkit, msg, ACTION_MONITOR, (const char *const[]) { "cgroup", path, NULL }, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* parked until polkit answers */
+
+        c = manager_get_cgroup(m, path);
+        if (c) {
+                switch (c->state) {
+                case CGROUP_ACTIVE:
+                        return sd_bus_reply_method_return(msg, "o", c->object_path);
+                case CGROUP_PENDING: {
+                        /* Same outcome as the Monitor already under way. */
+                        Request *req = g_hash_table_lookup(m->requests, &c->pending_cookie);
+                        if (req) {
+                                g_ptr_array_add(req->calls, sd_bus_message_ref(msg));
+                                return 1;
+                        }
+                        break;
+                }
+                case CGROUP_LEAVING:
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
+                                                 "Cgroup %s is being unmonitored right now; call Monitor again once "
+                                                 "MonitorStopped was sent.", path);
+                }
+        }
+
+        /* The limits before the worker touches them: what Unmonitor
+         * restores, saved before the worker writes anything so that a
+         * crash in between still knows them. */
+        have_before = engine_get_stats(m->engine, path, &before, &err) >= 0 && !before.monitored;
+
+        MonitorRequest req = {
+                .path = path,
+                .initial_limit = limit,
+                .cookie = manager_new_cookie(m),
+        };
+        r = engine_monitor(m->engine, &req, &already, &err);
+        if (r < 0)
+                return bus_error_from_memcg(error, &err);
+
+        if (!c)
+                c = manager_add_cgroup(m, path);
+        if (!c)
+                return -ENOMEM;
+
+        if (already) {
+                /* The engine had it and we had no record (or a stale
+                 * one): adopt it as it is. */
+                c->state = CGROUP_ACTIVE;
+                c->pending_cookie = 0;
+                manager_refresh_cgroup(m, c);
+                (void) manager_save_state(m);
+                if (!c->exported)
+                        manager_bus_cgroup_added(m, c);
+                manager_send_changed(m);
+                return sd_bus_reply_method_return(msg, "o", c->object_path);
+        }
+
+        if (have_before) {
+                c->original_max = before.has[STAT_MAX_LIMIT_BYTES] ? before.values[STAT_MAX_LIMIT_BYTES] : 0;
+                c->original_high = before.has[STAT_HIGH_LIMIT_BYTES] ? before.values[STAT_HIGH_LIMIT_BYTES] : 0;
+        }
+        c->initial_limit = limit;
+        c->state = CGROUP_PENDING;
+        c->pending_cookie = req.cookie;
+        (void) manager_add_request(m, req.cookie, REQUEST_MONITOR, path, limit, msg);
+        (void) manager_save_state(m);
+        return 1;
+}
+
+static int method_unmonitor(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *path;
+        MemcgError err = {};
+        MonitoredCgroup *c;
+        uint64_t cookie;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &path);
+        if (r < 0)
+                return r;
+        if (cgroup_path_validate(path, &err) < 0)
+                return bus_error_from_memcg(error, &err);
+
+        r = polkit_check(m->polkit, msg, ACTION_MONITOR, (const char *const[]) { "cgroup", path, NULL }, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+
+        c = manager_get_cgroup(m, path);
+        if (c && c->state == CGROUP_LEAVING)
+                return sd_bus_error_setf(error, memcg_error_name(MEMCG_ERROR_NOT_MONITORED),
+                                         "Cgroup %s is not monitored: it is being unmonitored already.", path);
+
+        cookie = manager_new_cookie(m);
+        r = engine_unmonitor(m->engine, path, cookie, &err);
+        if (r < 0)
+                return bus_error_from_memcg(error, &err);
+
+        (void) manager_add_request(m, cookie, REQUEST_UNMONITOR, path, 0, msg);
+        return 1;
+}
+
+static int method_set_initial_limit(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *path;
+        uint64_t limit, cookie;
+        MemcgError err = {};
+        bool deferred = false;
+        char limit_str[21];
+        int r;
+
+        r = sd_bus_message_read(msg, "st", &path, &limit);
+        if (r < 0)
+                return r;
+        if (cgroup_path_validate(path, &err) < 0)
+                return bus_error_from_memcg(error, &err);
+
+        (void) snprintf(limit_str, sizeof limit_str, "%" PRIu64, limit);
+        r = polkit_check(m->polkit, msg, ACTION_SET_LIMIT,
+                         (const char *const[]) { "cgroup", path, "limit", limit_str, NULL }, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+
+        cookie = manager_new_cookie(m);
+        r = engine_set_initial_limit(m->engine, path, limit, cookie, &deferred, &err);
+        if (r < 0)
+                return bus_error_from_memcg(error, &err);
+
+        if (deferred) {
+                manager_remember_limit(m, path, limit);
+                (void) manager_save_state(m);
+                return sd_bus_reply_method_return(msg, NULL);
+        }
+
+        (void) manager_add_request(m, cookie, REQUEST_SET_LIMIT, path, limit, msg);
+        return 1;
+}
+
+static int method_get_stats(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *path;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &path);
+        if (r < 0)
+                return r;
+        return reply_stats(m, msg, path, error);
+}
+
+static int method_list_monitored(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        char **list = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(so)");
+        if (r < 0)
+                return r;
+
+        r = engine_list_monitored(m->engine, &list);
+        if (r < 0)
+                return r;
+        for (char **p = list; *p; p++) {
+                MonitoredCgroup *c = manager_get_cgroup(m, *p);
+                if (!c || c->state != CGROUP_ACTIVE)
+                        continue;
+                r = sd_bus_message_append(reply, "(so)", c->path, c->object_path);
+                if (r < 0)
+                        break;
+        }
+        engine_strv_free(list);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", MEMCGD_VERSION);
+}
+
+static int property_get_budget(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "t", engine_budget_total(m->engine));
+}
+
+static int property_get_granted(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "t", engine_budget_granted(m->engine));
+}
+
+static int property_get_count(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "u", manager_active_count(m));
+}
+
+/* Every method is UNPRIVILEGED as far as sd-bus's own check goes (which
+ * would refuse every non-root caller on the system bus): reads are open,
+ * and the changing methods ask polkit themselves. */
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("BudgetBytes", "t", property_get_budget, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GrantedBytes", "t", property_get_granted, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("MonitoredCount", "u", property_get_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Monitor",
+                                SD_BUS_ARGS("s", cgroup, "t", initial_limit),
+                                SD_BUS_RESULT("o", object),
+                                method_monitor, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Unmonitor",
+                                SD_BUS_ARGS("s", cgroup),
+                                SD_BUS_NO_RESULT,
+                                method_unmonitor, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetInitialLimit",
+                                SD_BUS_ARGS("s", cgroup, "t", limit),
+                                SD_BUS_NO_RESULT,
+                                method_set_initial_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetStats",
+                                SD_BUS_ARGS("s", cgroup),
+                                SD_BUS_RESULT("a{sv}", stats),
+                                method_get_stats, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListMonitored",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(so)", cgroups),
+                                method_list_monitored, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("LimitChanged",
+                                SD_BUS_ARGS("s", cgroup, "t", old_max, "t", new_max, "t", new_high, "s", reason),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("Oom",
+                                SD_BUS_ARGS("s", cgroup, "s", kind, "t", count, "a(us)", tasks),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("BudgetExhausted",
+                                SD_BUS_ARGS("s", cgroup, "t", requested, "t", granted),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("MonitorStopped",
+                                SD_BUS_ARGS("s", cgroup, "s", reason),
+                                0),
+        SD_BUS_VTABLE_END
+};
+
+/* ---- org.memcgd1.Cgroup ------------------------------------------------------ */
+
+static int cgroup_object_find(sd_bus *bus, const char *object_path, const char *interface, void *userdata,
+                              void **ret_found, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *path = NULL;
+        MonitoredCgroup *c;
+        int r;
+
+        r = sd_bus_path_decode(object_path, MEMCGD_CGROUP_PREFIX, &path);
+        if (r <= 0)
+                return 0;
+        c = manager_get_cgroup(m, path);
+        if (!c || !c->exported)
+                return 0;
+        *ret_found = c;
+        return 1;
+}
+
+static int cgroup_node_enumerator(sd_bus *bus, const char *prefix, void *userdata, char ***ret_nodes,
+                                  sd_bus_error *error) {
+        Manager *m = userdata;
+        GHashTableIter it;
+        MonitoredCgroup *c;
+        char **l;
+        size_t n = 0;
+
+        /* sd-bus frees the list with free(): plain malloc, not GLib. */
+        l = calloc(g_hash_table_size(m->cgroups) + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        g_hash_table_iter_init(&it, m->cgroups);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &c)) {
+                if (!c->exported)
+                        continue;
+                l[n] = strdup(c->object_path);
+                if (!l[n]) {
+                        for (size_t i = 0; i < n; i++)
+                                free(l[i]);
+                        free(l);
+                        return -ENOMEM;
+                }
+                n++;
+        }
+        *ret_nodes = l;
+        return 0;
+}
+
+static int cgroup_property_get(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        MonitoredCgroup *c = userdata;
+
+        if (streq(property, "Path"))
+                return sd_bus_message_append(reply, "s", c->path);
+        if (streq(property, "Backend"))
+                return sd_bus_message_append(reply, "s", backend_to_string(c->backend));
+        if (streq(property, "MaxLimitBytes"))
+                return sd_bus_message_append(reply, "t", c->max);
+        if (streq(property, "HighLimitBytes"))
+                return sd_bus_message_append(reply, "t", c->high);
+
+        /* CurrentBytes: read from the kernel now. */
+        CgroupStats st = {};
+        MemcgError err = {};
+        if (engine_get_stats(c->manager->engine, c->path, &st, &err) < 0)
+                return bus_error_from_memcg(error, &err);
+        if (!st.has[STAT_CURRENT_BYTES])
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Cgroup %s: usage could not be read.", c->path);
+        return sd_bus_message_append(reply, "t", st.values[STAT_CURRENT_BYTES]);
+}
+
+static int cgroup_method_get_stats(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        MonitoredCgroup *c = userdata;
+        return reply_stats(c->manager, msg, c->path, error);
+}
+
+/* CurrentBytes has no flags: sd-bus then announces
+ * EmitsChangedSignal=false in the introspection data, which is the
+ * contract (read live, no change signal). */
+static const sd_bus_vtable cgroup_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Path", "s", cgroup_property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Backend", "s", cgroup_property_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MaxLimitBytes", "t", cgroup_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HighLimitBytes", "t", cgroup_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("CurrentBytes", "t", cgroup_property_get, 0, 0),
+        SD_BUS_METHOD_WITH_ARGS("GetStats",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a{sv}", stats),
+                                cgroup_method_get_stats, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+int manager_bus_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_object_vtable(m->bus, NULL, MEMCGD_MANAGER_PATH, MEMCGD_MANAGER_INTERFACE, manager_vtable, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, MEMCGD_CGROUP_PREFIX, MEMCGD_CGROUP_INTERFACE, cgroup_vtable,
+                                       cgroup_object_find, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_node_enumerator(m->bus, NULL, MEMCGD_CGROUP_PREFIX, cgroup_node_enumerator, m);
+        if (r < 0)
+                return r;
+        return sd_bus_add_object_manager(m->bus, NULL, MEMCGD_MANAGER_PATH);
+}
+
+void manager_bus_cgroup_added(Manager *m, MonitoredCgroup *c) {
+        int r;
+
+        c->exported = true;
+        if (!m->bus)
+                return;
+        r = sd_bus_emit_interfaces_added(m->bus, c->object_path, MEMCGD_CGROUP_INTERFACE, NULL);
+        if (r < 0)
+                log_warning("Failed to emit InterfacesAdded for %s: %s", c->object_path, strerror(-r));
+}
+
+void manager_bus_cgroup_removed(Manager *m, MonitoredCgroup *c) {
+        int r;
+
+        c->exported = false;
+        if (!m->bus)
+                return;
+        r = sd_bus_emit_interfaces_removed(m->bus, c->object_path, MEMCGD_CGROUP_INTERFACE, NULL);
+        if (r < 0)
+                log_warning("Failed to emit InterfacesRemoved for %s: %s", c->object_path, strerror(-r));
+}
+
+/* ---- signals ------------------------------------------------------------------ */
+
+void manager_bus_emit_limit_changed(Manager *m, const EngineEvent *ev) {
+        int r;
+
+        log_debug("%s: limit %" PRIu64 " -> %" PRIu64 " (high %" PRIu64 "), %s", ev->path, ev->old_max, ev->new_max,
+                  ev->new_high, limit_reason_to_string(ev->reason));
+        r = sd_bus_emit_signal(m->bus, MEMCGD_MANAGER_PATH, MEMCGD_MANAGER_INTERFACE, "LimitChanged", "sttts",
+                               ev->path, ev->old_max, ev->new_max, ev->new_high,
+                               limit_reason_to_string(ev->reason) ?: "unknown");
+        if (r < 0)
+                log_warning("Failed to emit LimitChanged for %s: %s", ev->path, strerror(-r));
+}
+
+/* The processes of the cgroup and their names, read now (the kernel's
+ * list: cgroup.procs, then /proc/PID/comm). A process that exits in
+ * between is skipped. */
+static int append_tasks(sd_bus_message *s, const char *root, const char *path) {
+        _cleanup_gfree_ char *procs = g_strconcat(root, path, "/cgroup.procs", NULL);
+        _cleanup_fclose_ FILE *f = NULL;
+        unsigned n = 0;
+        int r;
+
+        r = sd_bus_message_open_container(s, 'a', "(us)");
+        if (r < 0)
+                return r;
+
+        f = fopen(procs, "re");
+        if (f) {
+                unsigned long pid;
+                while (n < OOM_TASKS_MAX && fscanf(f, "%lu", &pid) == 1) {
+                        char commpath[64], comm[64] = "";
+                        _cleanup_fclose_ FILE *cf = NULL;
+
+                        (void) snprintf(commpath, sizeof commpath, "/proc/%lu/comm", pid);
+                        cf = fopen(commpath, "re");
+                        if (!cf || !fgets(comm, sizeof comm, cf))
+                                continue;
+                        comm[strcspn(comm, "\n")] = 0;
+                        /* comm is whatever the process set: keep the
+                         * message valid UTF-8. */
+                        if (!g_utf8_validate(comm, -1, NULL))
+                                g_strlcpy(comm, "?", sizeof comm);
+                        r = sd_bus_message_append(s, "(us)", (uint32_t) pid, comm);
+                        if (r < 0)
+                                return r;
+                        n++;
+                }
+        }
+        return sd_bus_message_close_container(s);
+}
+
+void manager_bus_emit_oom(Manager *m, const EngineEvent *ev) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        const char *kind = oom_kind_to_string(ev->oom_kind) ?: "unknown";
+        int r;
+
+        log_notice("%s: %s (count %" PRIu64 ")", ev->path, kind, ev->oom_count);
+        r = sd_bus_message_new_signal(m->bus, &s, MEMCGD_MANAGER_PATH, MEMCGD_MANAGER_INTERFACE, "Oom");
+        if (r >= 0)
+                r = sd_bus_message_append(s, "sst", ev->path, kind, ev->oom_count);
+        if (r >= 0)
+                r = append_tasks(s, engine_root(m->engine), ev->path);
+        if (r >= 0)
+                r = sd_bus_send(m->bus, s, NULL);
+        if (r < 0)
+                log_warning("Failed to emit Oom for %s: %s", ev->path, strerror(-r));
+}
+
+void manager_bus_emit_budget_exhausted(Manager *m, const EngineEvent *ev) {
+        int r;
+
+        log_info("%s: budget exhausted, asked for %" PRIu64 ", got %" PRIu64, ev->path, ev->requested, ev->granted);
+        r = sd_bus_emit_signal(m->bus, MEMCGD_MANAGER_PATH, MEMCGD_MANAGER_INTERFACE, "BudgetExhausted", "stt",
+                               ev->path, ev->requested, ev->granted);
+        if (r < 0)
+                log_warning("Failed to emit BudgetExhausted for %s: %s", ev->path, strerror(-r));
+}
+
+void manager_bus_emit_monitor_stopped(Manager *m, const char *path, StopReason reason) {
+        int r;
+
+        r = sd_bus_emit_signal(m->bus, MEMCGD_MANAGER_PATH, MEMCGD_MANAGER_INTERFACE, "MonitorStopped", "ss", path,
+                               stop_reason_to_string(reason) ?: "error");
+        if (r < 0)
+                log_warning("Failed to emit MonitorStopped for %s: %s", path, strerror(-r));
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A worker on a fake cgroupfs tree: a rise of the high counter in
+ * memory.events raises memory.max and memory.high by exactly the seed's
+ * step, and the shrink timer brings them back toward usage in the seed's
+ * steps. */
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "fake-tree.h"
+#include "memcgd/engine.h"
+#include "memcgd/limits.h"
+
+#define MIB_ 1048576ULL
+
+typedef struct Fixture {
+        char root[256];
+        Engine *e;
+        Tunables t;
+} Fixture;
+
+static int setup_engine(Fixture *f, uint64_t base_usec, uint64_t max_usec) {
+        EngineConfig cfg;
+        MemcgError err = {};
+
+        snprintf(f->root, sizeof(f->root), "/tmp/memcgd-fake-XXXXXX");
+        if (!mkdtemp(f->root))
+                return -1;
+        engine_config_init_default(&cfg);
+        cfg.tunables.shrink_base_usec = base_usec;
+        cfg.tunables.shrink_max_usec = max_usec;
+        cfg.budget_bytes = 1024 * MIB_;
+        cfg.root = f->root;
+        f->t = cfg.tunables;
+        return engine_new(&cfg, &f->e, &err);
+}
+
+static void teardown(Fixture *f) {
+        char cmd[300];
+        engine_free(f->e);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+        (void) !system(cmd);
+}
+
+/* Waits up to timeout_ms for an event of `type` (and reason, for limit
+ * changes); returns it in *ret. */
+static bool wait_event(Engine *e, EngineEventType type, int reason, int timeout_ms, EngineEvent *ret) {
+        struct pollfd p = { .fd = engine_event_fd(e), .events = POLLIN };
+        for (int waited = 0; waited <= timeout_ms; waited += 10) {
+                EngineEvent ev;
+                while (engine_pop_event(e, &ev) > 0) {
+                        if (ev.type == type && (reason < 0 || (int) ev.reason == reason)) {
+                                *ret = ev;
+                                return true;
+                        }
+                        engine_event_done(&ev);
+                }
+                (void) poll(&p, 1, 10);
+        }
+        return false;
+}
+
+static void monitor(Fixture *f, const char *cg, uint64_t limit) {
+        MonitorRequest req = { .path = cg, .initial_limit = limit, .cookie = 7 };
+        MemcgError err = {};
+        EngineEvent ev;
+        bool already = true;
+
+        assert_int_equal(engine_monitor(f->e, &req, &already, &err), 0);
+        assert_false(already);
+        assert_true(wait_event(f->e, ENGINE_EVENT_REQUEST_DONE, -1, 2000, &ev));
+        assert_int_equal(ev.cookie, 7);
+        assert_int_equal(ev.error.code, MEMCG_OK);
+        engine_event_done(&ev);
+}
+
+static void test_monitor_writes_max_then_the_matching_high(void **state) {
+        Fixture f = {};
+        assert_int_equal(setup_engine(&f, 3600 * UINT64_C(1000000), 3600 * UINT64_C(1000000)), 0);
+        assert_int_equal(fake_cgroup(f.root, "/a", 20 * MIB_), 0);
+        monitor(&f, "/a", 64 * MIB_);
+        assert_int_equal(fake_read(f.root, "/a", "memory.max"), 64 * MIB_);
+        assert_int_equal(fake_read(f.root, "/a", "memory.high"), 56 * MIB_);
+        assert_int_equal(engine_budget_granted(f.e), 64 * MIB_);
+        teardown(&f);
+}
+
+static void test_a_high_breach_raises_both_limits_by_one_seed_step(void **state) {
+        Fixture f = {};
+        EngineEvent ev;
+
+        assert_int_equal(setup_engine(&f, 3600 * UINT64_C(1000000), 3600 * UINT64_C(1000000)), 0);
+        assert_int_equal(fake_cgroup(f.root, "/a", 20 * MIB_), 0);
+        /* A breach counted before Monitor must not count. */
+        assert_int_equal(fake_events(f.root, "/a", 5, 0, 0, 0), 0);
+        monitor(&f, "/a", 64 * MIB_);
+
+        /* Usage reaches the high line (56 MiB), the counter rises. */
+        assert_int_equal(fake_write(f.root, "/a", "memory.current", "%llu\n", 56 * MIB_), 0);
+        assert_int_equal(fake_events(f.root, "/a", 6, 0, 0, 0), 0);
+        assert_true(wait_event(f.e, ENGINE_EVENT_LIMIT_CHANGED, LIMIT_REASON_GROW, 2000, &ev));
+        /* 64 MiB < 100 MiB: next_max = 64 + 10 MiB; high = max - 8 MiB. */
+        assert_int_equal(ev.old_max, 64 * MIB_);
+        assert_int_equal(ev.new_max, 74 * MIB_);
+        assert_int_equal(ev.new_high, 66 * MIB_);
+        engine_event_done(&ev);
+        assert_int_equal(fake_read(f.root, "/a", "memory.max"), 74 * MIB_);
+        assert_int_equal(fake_read(f.root, "/a", "memory.high"), 66 * MIB_);
+        assert_int_equal(engine_budget_granted(f.e), 74 * MIB_);
+
+        /* A counter rise while usage is far below the line (a throttle
+         * count from before the raise) is not a breach. */
+        assert_int_equal(fake_write(f.root, "/a", "memory.current", "%llu\n", 40 * MIB_), 0);
+        assert_int_equal(fake_events(f.root, "/a", 7, 0, 0, 0), 0);
+        assert_false(wait_event(f.e, ENGINE_EVENT_LIMIT_CHANGED, LIMIT_REASON_GROW, 300, &ev));
+        assert_int_equal(fake_read(f.root, "/a", "memory.max"), 74 * MIB_);
+
+        /* Above 100 MiB the steps are ratios: from 110 MiB, next_max =
+         * 121 MiB, high = 121 MiB / 1.08. Drive it there breach by breach. */
+        uint64_t max = 74 * MIB_, count = 7;
+        while (max < 110 * MIB_) {
+                uint64_t high = fake_read(f.root, "/a", "memory.high");
+                assert_int_equal(fake_write(f.root, "/a", "memory.current", "%llu\n", (unsigned long long) high),
+                                 0);
+                assert_int_equal(fake_events(f.root, "/a", ++count, 0, 0, 0), 0);
+                assert_true(wait_event(f.e, ENGINE_EVENT_LIMIT_CHANGED, LIMIT_REASON_GROW, 2000, &ev));
+                uint64_t step = max < 100 * MIB_ ? 10 * MIB_ : ((max * 11 / 10 - max + 4095) & ~UINT64_C(4095));
+                assert_int_equal(ev.old_max, max);
+                assert_int_equal(ev.new_max, max + step);
+                max = ev.new_max;
+                uint64_t want_high = max > 108 * MIB_ ? (uint64_t) ((long double) max / 1.08L) : max - 8 * MIB_;
+                assert_int_equal(ev.new_high, want_high);
+                engine_event_done(&ev);
+        }
+        teardown(&f);
+}
+
+static void test_the_shrink_timer_lowers_limits_in_the_seed_steps(void **state) {
+        Fixture f = {};
+        EngineEvent ev;
+
+        /* 20 ms doubling to 160 ms: ten checks in about 1.5 s. */
+        assert_int_equal(setup_engine(&f, 20 * 1000, 160 * 1000), 0);
+        assert_int_equal(fake_cgroup(f.root, "/s", 32 * MIB_), 0);
+        monitor(&f, "/s", 200 * MIB_);
+
+        /* Usage 32 MiB: test = 40 MiB, next_max(test) = 50 MiB, so the
+         * target is 40 MiB + 10 MiB * frac with frac = 1, 1, 1/2, 1/3 ...
+         * down to the 0.1 floor: 41 MiB. */
+        uint64_t max = 200 * MIB_;
+        unsigned seen = 0;
+        for (unsigned n = 0; n <= 14; n++) {
+                long double frac = n == 0 ? 1.0L : 1.0L / n;
+                if (frac < 0.1L)
+                        frac = 0.1L;
+                uint64_t target = 40 * MIB_ + (uint64_t) (10.0L * MIB_ * frac);
+                if (target >= max)
+                        continue;
+                uint64_t dec = (max - target + 4095) & ~UINT64_C(4095);
+                assert_true(wait_event(f.e, ENGINE_EVENT_LIMIT_CHANGED, LIMIT_REASON_SHRINK, 3000, &ev));
+                assert_int_equal(ev.old_max, max);
+                assert_int_equal(ev.new_max, max - dec);
+                max = ev.new_max;
+                engine_event_done(&ev);
+                seen++;
+        }
+        assert_true(seen >= 8);
+        assert_int_equal(fake_read(f.root, "/s", "memory.max"), max);
+        /* 41 MiB, rounded to pages: the floor of the margin. */
+        assert_true(max >= 41 * MIB_ - 4096 && max <= 41 * MIB_ + 4096);
+        assert_int_equal(engine_budget_granted(f.e), max);
+        /* And no lower: nothing more comes. */
+        assert_false(wait_event(f.e, ENGINE_EVENT_LIMIT_CHANGED, LIMIT_REASON_SHRINK, 500, &ev));
+
+        CgroupStats st;
+        MemcgError err = {};
+        assert_int_equal(engine_get_stats(f.e, "/s", &st, &err), 0);
+        assert_true(st.monitored);
+        assert_true(st.no_increase_count >= 10);
+        assert_int_equal(st.values[STAT_LIMIT_DECREASES], seen);
+        assert_int_equal(st.values[STAT_GRANTED_BYTES], max);
+        teardown(&f);
+}
+
+static void test_unmonitor_restores_the_limits_from_before(void **state) {
+        Fixture f = {};
+        EngineEvent ev;
+        MemcgError err = {};
+
+        assert_int_equal(setup_engine(&f, 3600 * UINT64_C(1000000), 3600 * UINT64_C(1000000)), 0);
+        assert_int_equal(fake_cgroup(f.root, "/u", 10 * MIB_), 0);
+        assert_int_equal(fake_write(f.root, "/u", "memory.max", "%llu\n", 500 * MIB_), 0);
+        assert_int_equal(fake_write(f.root, "/u", "memory.high", "max\n"), 0);
+        monitor(&f, "/u", 64 * MIB_);
+        assert_int_equal(engine_unmonitor(f.e, "/u", 9, &err), 0);
+        assert_true(wait_event(f.e, ENGINE_EVENT_STOPPED, -1, 2000, &ev));
+        assert_int_equal(ev.stop_reason, STOP_REASON_UNMONITORED);
+        engine_event_done(&ev);
+        assert_int_equal(fake_read(f.root, "/u", "memory.max"), 500 * MIB_);
+        assert_int_equal(fake_read(f.root, "/u", "memory.high"), UINT64_MAX);
+        assert_int_equal(engine_budget_granted(f.e), 0);
+        assert_false(engine_is_monitored(f.e, "/u"));
+        teardown(&f);
+}
+
+static void test_bad_requests_get_their_documented_errors(void **state) {
+        Fixture f = {};
+        MemcgError err;
+        bool already, deferred;
+
+        assert_int_equal(setup_engine(&f, 3600 * UINT64_C(1000000), 3600 * UINT64_C(1000000)), 0);
+        assert_int_equal(fake_cgroup(f.root, "/b", 100 * MIB_), 0);
+
+        const struct {
+                const char *path;
+                uint64_t limit;
+                MemcgErrorCode code;
+        } cases[] = {
+                { "relative", 64 * MIB_, MEMCG_ERROR_INVALID_PATH },
+                { "/b/../b", 64 * MIB_, MEMCG_ERROR_INVALID_PATH },
+                { "/", 64 * MIB_, MEMCG_ERROR_INVALID_PATH },
+                { "/nope", 64 * MIB_, MEMCG_ERROR_NO_SUCH_CGROUP },
+                { "/b/memory.max", 64 * MIB_, MEMCG_ERROR_NOT_MEMCG },
+                { "/b", 64 * MIB_, MEMCG_ERROR_LIMIT_BELOW_USAGE },
+                { "/b", 4096, MEMCG_ERROR_LIMIT_OUT_OF_RANGE },
+                { "/b", UINT64_MAX, MEMCG_ERROR_LIMIT_OUT_OF_RANGE },
+                { "/b", 2048 * MIB_, MEMCG_ERROR_BUDGET_EXCEEDED },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                MonitorRequest req = { .path = cases[i].path, .initial_limit = cases[i].limit };
+                err = (MemcgError) {};
+                assert_true(engine_monitor(f.e, &req, &already, &err) < 0);
+                if (err.code != cases[i].code)
+                        fail_msg("case %zu (%s, %llu): got %s: %s", i, cases[i].path,
+                                 (unsigned long long) cases[i].limit, memcg_error_name(err.code), err.message);
+                assert_non_null(strstr(err.message, cases[i].path[0] == '/' ? cases[i].path : "relative"));
+        }
+        err = (MemcgError) {};
+        assert_true(engine_unmonitor(f.e, "/b", 0, &err) < 0);
+        assert_int_equal(err.code, MEMCG_ERROR_NOT_MONITORED);
+        err = (MemcgError) {};
+        assert_true(engine_set_initial_limit(f.e, "/b", 0, 0, &deferred, &err) < 0);
+        assert_int_equal(err.code, MEMCG_ERROR_LIMIT_OUT_OF_RANGE);
+        /* Remembered for a later Monitor(cgroup, 0). */
+        assert_int_equal(engine_set_initial_limit(f.e, "/b", 300 * MIB_, 0, &deferred, &err), 0);
+        assert_true(deferred);
+        assert_int_equal(engine_remembered_limit(f.e, "/b"), 300 * MIB_);
+        monitor(&f, "/b", 0);
+        assert_int_equal(fake_read(f.root, "/b", "memory.max"), 300 * MIB_);
+        assert_int_equal(engine_budget_granted(f.e), 300 * MIB_);
+        teardown(&f);
+}
+
+static void test_removing_the_directory_ends_the_worker(void **state) {
+        Fixture f = {};
+        EngineEvent ev;
+        char cmd[400];
+
+        assert_int_equal(setup_engine(&f, 3600 * UINT64_C(1000000), 3600 * UINT64_C(1000000)), 0);
+        assert_int_equal(fake_cgroup(f.root, "/r", 10 * MIB_), 0);
+        monitor(&f, "/r", 64 * MIB_);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s/r'", f.root);
+        assert_int_equal(system(cmd), 0);
+        assert_true(wait_event(f.e, ENGINE_EVENT_STOPPED, -1, 3000, &ev));
+        assert_int_equal(ev.stop_reason, STOP_REASON_REMOVED);
+        engine_event_done(&ev);
+        assert_int_equal(engine_budget_granted(f.e), 0);
+        assert_int_equal(engine_monitored_count(f.e), 0);
+        teardown(&f);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_monitor_writes_max_then_the_matching_high),
+                cmocka_unit_test(test_a_high_breach_raises_both_limits_by_one_seed_step),
+                cmocka_unit_test(test_the_shrink_timer_lowers_limits_in_the_seed_steps),
+                cmocka_unit_test(test_unmonitor_restores_the_limits_from_before),
+                cmocka_unit_test(test_bad_requests_get_their_documented_errors),
+                cmocka_unit_test(test_removing_the_directory_ends_the_worker),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

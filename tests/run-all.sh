@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The whole test suite, from a clean clone on a fresh Debian 12 machine, as
+# root: installs what is missing (apt-get), builds, and runs every suite
+# (unit, kernel, vm, bus) in a normal build, then the sanitizer builds:
+# ASan+UBSan over unit, kernel and bus; TSan over unit and kernel.
+#
+#   sudo tests/run-all.sh            everything (what .ci/run calls)
+#   sudo tests/run-all.sh --quick    the normal build only
+#
+# Ends with one line "memcgd: N passed, N failed, N skipped". A skipped
+# test says why in its log; under CI=true a skip counts as a failure,
+# because CI must provide everything the tests need.
+set -uo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+if [ "$(id -u)" != 0 ]; then
+        echo "tests/run-all.sh: run as root (the kernel, vm and bus suites need it)" >&2
+        exit 1
+fi
+
+"$src/.ci/deps.sh" || exit 1
+
+total_pass=0 total_fail=0 total_skip=0
+failed_runs=()
+
+# run NAME BUILDDIR "MESON OPTIONS" SUITES...
+run() {
+        local name=$1 dir=$2 opts=$3
+        shift 3
+        local suites=()
+        for s in "$@"; do suites+=(--suite "$s"); done
+
+        echo "=== memcgd: $name build ($dir): suites $*"
+        if [ ! -f "$dir/build.ninja" ]; then
+                # shellcheck disable=SC2086
+                meson setup "$dir" "$src" $opts >"$dir.setup.log" 2>&1 || {
+                        cat "$dir.setup.log"; failed_runs+=("$name: meson setup"); total_fail=$((total_fail + 1)); return; }
+        fi
+        if ! ninja -C "$dir" >"$dir.ninja.log" 2>&1; then
+                tail -50 "$dir.ninja.log"
+                failed_runs+=("$name: build")
+                total_fail=$((total_fail + 1))
+                return
+        fi
+        meson test -C "$dir" --print-errorlogs --no-rebuild "${suites[@]}"
+        local log="$dir/meson-logs/testlog.json"
+        local p f s
+        p=$(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$log")
+        f=$(jq -s '[.[] | select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP")] | length' "$log")
+        s=$(jq -s '[.[] | select(.result == "SKIP")] | length' "$log")
+        if [ "$s" -gt 0 ]; then
+                echo "--- skipped in the $name build:"
+                jq -rs '.[] | select(.result == "SKIP") | "    \(.name): \(.stdout | split("\n") | map(select(test("SKIP|skip"))) | .[0] // "see log")"' "$log"
+        fi
+        total_pass=$((total_pass + p))
+        total_fail=$((total_fail + f))
+        total_skip=$((total_skip + s))
+        [ "$f" -gt 0 ] && failed_runs+=("$name: $f failed")
+}
+
+builddir=${MEMCGD_BUILDDIR:-$src/build}
+run normal "$builddir" "" unit kernel vm bus
+if [ $quick = 0 ]; then
+        # Sanitizer runtimes: leak checking on, any report fails the test.
+        export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
+        export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+        export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+        run asan "$builddir-asan" "-Db_sanitize=address,undefined -Db_lundef=false" unit kernel bus
+        run tsan "$builddir-tsan" "-Db_sanitize=thread -Db_lundef=false" unit kernel
+fi
+
+if [ "${CI:-}" = true ] && [ "$total_skip" -gt 0 ]; then
+        echo "memcgd: $total_skip test(s) skipped under CI=true, where everything they need must be provided"
+        failed_runs+=("skips under CI")
+fi
+echo
+for r in "${failed_runs[@]}"; do echo "memcgd: FAILED: $r"; done
+echo "memcgd: $total_pass passed, $total_fail failed, $total_skip skipped"
+if [ ${#failed_runs[@]} -gt 0 ]; then
+        exit 1
+fi
+exit 0
