@@ -146,10 +146,6 @@ static int v1_rearm(Worker *w, WorkerLocal *l) {
         return 1;
 }
 
-static bool is_gone_error(int r) {
-        return r == -ENODEV || r == -ENOENT;
-}
-
 static int read_events(Worker *w, MemoryEvents *ret) {
         if (w->events_fd >= 0) {
                 /* Reading through the polled fd is what re-arms POLLPRI. */
@@ -227,17 +223,20 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
         if (r < 0)
                 return r;
         post_oom_changes(w, l, &ev);
-        if (w->cg->backend == BACKEND_V2 && ev.high != l->last_high_events) {
-                candidate = true;
-                l->last_high_events = ev.high;
-        }
         l->last_events = ev;
+        if (w->cg->backend == BACKEND_V2 && ev.high != l->last_high_events)
+                candidate = true;
         if (!candidate)
                 return 0;
+        /* Counted as seen only once usage could be read: a failed read
+         * leaves the breach pending for the next wake-up. */
+        r = cgroup_read_usage(w->cg, &usage);
+        if (r < 0)
+                return r;
+        l->last_high_events = ev.high;
 
         for (int i = 0; i < MAX_GROWS_PER_WAKE; i++) {
-                r = cgroup_read_usage(w->cg, &usage);
-                if (r < 0)
+                if (i > 0 && (r = cgroup_read_usage(w->cg, &usage)) < 0)
                         return r;
                 if (!breached(w, l, usage))
                         break;
@@ -359,7 +358,7 @@ static int start(Worker *w, WorkerLocal *l, MemcgError *err) {
         if (r >= 0)
                 r = cgroup_read_usage(w->cg, &usage);
         if (r < 0) {
-                memcg_error_set(err, is_gone_error(r) ? MEMCG_ERROR_NO_SUCH_CGROUP : MEMCG_ERROR_FAILED,
+                memcg_error_set(err, cgroup_is_removed(w->cg) ? MEMCG_ERROR_NO_SUCH_CGROUP : MEMCG_ERROR_FAILED,
                                 "Cannot read the limits of cgroup '%s': %s", w->cg->path, strerror(-r));
                 return r;
         }
@@ -550,13 +549,15 @@ void *worker_main(void *userdata) {
                 /* A fake tree kicks the control eventfd on every change. */
                 if (fired || kicked) {
                         r = handle_kernel_events(w, &l, fired && w->cg->backend == BACKEND_V1);
-                        if (r < 0 && (is_gone_error(r) || cgroup_is_removed(w->cg)))
+                        /* Only the directory says whether the cgroup is
+                         * gone: a parse error's -ENOENT (a missing key) is
+                         * not a removal. */
+                        if (r < 0 && cgroup_is_removed(w->cg))
                                 removed = true;
-                        else if (r == -EINVAL && w->cg->fake)
-                                /* A fake tree's file caught between its
-                                 * truncation and its write: the write's own
-                                 * IN_MODIFY follows. */
-                                log_debug("%s: memory.events is being rewritten", w->cg->path);
+                        else if (r < 0 && w->cg->fake)
+                                /* A fake tree's file read half-written: the
+                                 * write's own IN_MODIFY follows. */
+                                log_debug("%s: a file is being rewritten: %s", w->cg->path, strerror(-r));
                         else if (r < 0)
                                 log_warning("%s: reading events failed: %s", w->cg->path, strerror(-r));
                 }
