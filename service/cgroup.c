@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,4 +465,141 @@ int cgroup_v1_register_threshold(const Cgroup *c, int efd, uint64_t threshold) {
         int r = write_string_at(c->dirfd, "cgroup.event_control", buf);
         close(ufd);
         return r;
+}
+
+static int read_comm(uint32_t pid, char comm[16]) {
+        char path[64], buf[64];
+        size_t len;
+        int r;
+
+        snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+        r = read_file_at(AT_FDCWD, path, buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        if (len > 0 && buf[len - 1] == '\n')
+                buf[--len] = '\0';
+        /* TASK_COMM_LEN is 16: the kernel never gives more than 15. */
+        size_t n = len < 15 ? len : 15;
+        memcpy(comm, buf, n);
+        comm[n] = '\0';
+        return 0;
+}
+
+int cgroup_read_tasks(const Cgroup *c, EngineTask **ret, size_t *ret_n, size_t max_tasks) {
+        size_t size = 64 * 1024, len, n = 0;
+        EngineTask *t = NULL;
+        char *buf;
+        int r;
+
+        buf = malloc(size);
+        if (!buf)
+                return -ENOMEM;
+        r = read_file_at(c->dirfd, "cgroup.procs", buf, size, &len);
+        if (r == -EFBIG)
+                r = 0, len = size - 1, buf[len] = '\0'; /* a huge cgroup: the first pids suffice */
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        for (char *p = buf, *end; *p && n < max_tasks; p = end) {
+                unsigned long pid = strtoul(p, &end, 10);
+                if (end == p)
+                        break;
+                while (*end == '\n')
+                        end++;
+                if (pid == 0 || pid > UINT32_MAX)
+                        continue;
+                EngineTask task = { .pid = (uint32_t) pid };
+                if (read_comm(task.pid, task.comm) < 0)
+                        continue;
+                EngineTask *nt = realloc(t, (n + 1) * sizeof(*t));
+                if (!nt) {
+                        free(t);
+                        free(buf);
+                        return -ENOMEM;
+                }
+                t = nt;
+                t[n++] = task;
+        }
+        free(buf);
+        *ret = t;
+        *ret_n = n;
+        return 0;
+}
+
+int cgroup_largest_task(const Cgroup *c, EngineTask *ret) {
+        EngineTask *t = NULL, best = {};
+        uint64_t best_rss = 0;
+        size_t n = 0;
+        int r;
+
+        r = cgroup_read_tasks(c, &t, &n, 4096);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                char path[64], buf[128];
+                size_t len;
+                unsigned long long size_pages, rss_pages;
+                snprintf(path, sizeof(path), "/proc/%u/statm", t[i].pid);
+                if (read_file_at(AT_FDCWD, path, buf, sizeof(buf), &len) < 0 ||
+                    sscanf(buf, "%llu %llu", &size_pages, &rss_pages) != 2)
+                        continue;
+                if (rss_pages >= best_rss) {
+                        best_rss = rss_pages;
+                        best = t[i];
+                }
+        }
+        free(t);
+        *ret = best;
+        return 0;
+}
+
+int cgroup_kill_all(const Cgroup *c) {
+        int killed = 0;
+
+        if (c->backend == BACKEND_V2 && !c->fake) {
+                int r = write_string_at(c->dirfd, "cgroup.kill", "1");
+                if (r != -ENOENT)
+                        return r;
+        }
+        /* v1 (and kernels before cgroup.kill): signal each task until the
+         * cgroup is empty; forks during the loop are caught by the next
+         * round. */
+        for (int round = 0; round < 16; round++) {
+                EngineTask *t = NULL;
+                size_t n = 0;
+                int r = cgroup_read_tasks(c, &t, &n, 65536);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++)
+                        if (kill((pid_t) t[i].pid, SIGKILL) == 0)
+                                killed++;
+                free(t);
+                if (n == 0)
+                        break;
+                usleep(10000);
+        }
+        return killed;
+}
+
+int cgroup_set_frozen(const Cgroup *c, bool frozen) {
+        return write_string_at(c->dirfd, "cgroup.freeze", frozen ? "1" : "0");
+}
+
+int cgroup_v1_get_oom_kill_disable(const Cgroup *c, bool *ret) {
+        char buf[256];
+        size_t len;
+        OomControl oc;
+        int r = read_file_at(c->dirfd, "memory.oom_control", buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        r = parse_oom_control(buf, len, &oc);
+        if (r < 0)
+                return r;
+        *ret = oc.oom_kill_disable;
+        return 0;
+}
+
+int cgroup_v1_set_oom_kill_disable(const Cgroup *c, bool disable) {
+        return write_string_at(c->dirfd, "memory.oom_control", disable ? "1" : "0");
 }

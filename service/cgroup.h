@@ -75,3 +75,23 @@ bool cgroup_is_removed(const Cgroup *c);
  * milliseconds. */
 int cgroup_v1_register_oom(const Cgroup *c, int efd);
 int cgroup_v1_register_threshold(const Cgroup *c, int efd, uint64_t threshold);
+
+/* The cgroup's tasks, at most max_tasks, from cgroup.procs and
+ * /proc/PID/comm (a task that exits meanwhile is left out). *ret is
+ * malloc'd (NULL when empty). */
+int cgroup_read_tasks(const Cgroup *c, EngineTask **ret, size_t *ret_n, size_t max_tasks);
+
+/* The task with the largest resident set (0 when none). */
+int cgroup_largest_task(const Cgroup *c, EngineTask *ret);
+
+/* SIGKILLs every task: v2 writes cgroup.kill (the kernel kills new forks
+ * too), v1 signals each pid of cgroup.procs until none is left (bounded).
+ * Returns the number signalled (v2: 0 on success). */
+int cgroup_kill_all(const Cgroup *c);
+
+/* v2: cgroup.freeze. -ENOENT where the kernel has no freezer file. */
+int cgroup_set_frozen(const Cgroup *c, bool frozen);
+
+/* v1: memory.oom_control's oom_kill_disable. */
+int cgroup_v1_get_oom_kill_disable(const Cgroup *c, bool *ret);
+int cgroup_v1_set_oom_kill_disable(const Cgroup *c, bool disable);

@@ -46,6 +46,18 @@ struct Worker {
         uint64_t rebase_limit;
         uint64_t rebase_cookie;
         bool exited;       /* the thread is past its loop: join it */
+        /* OOM handling. */
+        OomPolicy oom_policy;
+        bool policy_changed;
+        bool decision_requested;
+        OomDecision decision;
+        uint64_t decision_bytes, decision_cookie;
+        bool oom_waiting;
+        uint64_t oom_decision_deadline;
+        uint64_t last_oom_realtime_usec;
+        uint64_t emergency_grants;
+        /* Another worker ran out of budget: give back slack now. */
+        bool squeeze_requested;
 };
 
 struct Engine {
@@ -64,7 +76,16 @@ struct Engine {
         void *queue;               /* GQueue of EngineEvent* */
         int event_fd;
         bool rt_warned;            /* atomic */
+
+        /* Every live worker, for workers asking the others to give back
+         * slack. Written by the main thread under the write lock. */
+        pthread_rwlock_t registry_lock;
+        void *registry;            /* GPtrArray of Worker* */
 };
+
+/* Asks every other worker to shrink to its floor now (their slack goes
+ * back to the pool). Thread-safe. Returns how many were asked. */
+unsigned engine_squeeze_others(Engine *e, Worker *self);
 
 /* Thread-safe: a worker hands an event to the main thread. `ev` is copied;
  * its path is duplicated from cg_path. */

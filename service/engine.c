@@ -18,7 +18,10 @@
 #define DEFAULT_STACK_SIZE (128 * 1024)
 
 void engine_config_init_default(EngineConfig *c) {
-        *c = (EngineConfig) {};
+        *c = (EngineConfig) {
+                .oom_decision_timeout_usec = UINT64_C(30000000),
+                .oom_event_interval_usec = UINT64_C(100000),
+        };
         tunables_init_default(&c->tunables);
 }
 
@@ -27,6 +30,9 @@ void engine_event_done(EngineEvent *e) {
                 return;
         free(e->path);
         e->path = NULL;
+        free(e->tasks);
+        e->tasks = NULL;
+        e->n_tasks = 0;
 }
 
 static GHashTable *workers_of(Engine *e) {
@@ -60,6 +66,8 @@ int engine_new(const EngineConfig *config, Engine **ret, MemcgError *ret_error) 
         e->root.fd = e->root.unified_fd = -1;
         e->event_fd = -1;
         pthread_mutex_init(&e->queue_lock, NULL);
+        pthread_rwlock_init(&e->registry_lock, NULL);
+        e->registry = g_ptr_array_new();
         e->queue = g_queue_new();
         e->workers = g_hash_table_new(g_str_hash, g_str_equal);
         e->remembered = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
@@ -112,6 +120,14 @@ void engine_post(Engine *e, const char *cg_path, const EngineEvent *ev) {
                 log_error("%s: out of memory, an event was dropped", cg_path);
                 return;
         }
+        copy->tasks = NULL;
+        if (ev->n_tasks > 0) {
+                copy->tasks = malloc(ev->n_tasks * sizeof(EngineTask));
+                if (copy->tasks)
+                        memcpy(copy->tasks, ev->tasks, ev->n_tasks * sizeof(EngineTask));
+                else
+                        copy->n_tasks = 0;
+        }
         pthread_mutex_lock(&e->queue_lock);
         g_queue_push_tail(e->queue, copy);
         pthread_mutex_unlock(&e->queue_lock);
@@ -137,12 +153,38 @@ static Worker *worker_free(Engine *e, Worker *w) {
         return NULL;
 }
 
+static void unregister(Engine *e, Worker *w) {
+        pthread_rwlock_wrlock(&e->registry_lock);
+        g_ptr_array_remove_fast(e->registry, w);
+        pthread_rwlock_unlock(&e->registry_lock);
+}
+
+unsigned engine_squeeze_others(Engine *e, Worker *self) {
+        unsigned n = 0;
+
+        pthread_rwlock_rdlock(&e->registry_lock);
+        for (guint i = 0; i < ((GPtrArray *) e->registry)->len; i++) {
+                Worker *w = ((GPtrArray *) e->registry)->pdata[i];
+                uint64_t one = 1;
+                if (w == self)
+                        continue;
+                pthread_mutex_lock(&w->lock);
+                w->squeeze_requested = true;
+                pthread_mutex_unlock(&w->lock);
+                (void) !write(w->ctl_fd, &one, sizeof(one));
+                n++;
+        }
+        pthread_rwlock_unlock(&e->registry_lock);
+        return n;
+}
+
 /* Joins a worker whose thread is done and forgets it. */
 static void reap(Engine *e, const char *path) {
         Worker *w = g_hash_table_lookup(workers_of(e), path);
         if (!w)
                 return;
         g_hash_table_remove(workers_of(e), path);
+        unregister(e, w);
         pthread_join(w->thread, NULL);
         worker_free(e, w);
 }
@@ -196,6 +238,7 @@ Engine *engine_free(Engine *e) {
                 while (g_hash_table_iter_next(&it, &k, &v)) {
                         Worker *w = v;
                         pthread_join(w->thread, NULL);
+                        unregister(e, w);
                         worker_free(e, w);
                 }
                 g_hash_table_unref(e->workers);
@@ -211,6 +254,9 @@ Engine *engine_free(Engine *e) {
         }
         if (e->remembered)
                 g_hash_table_unref(e->remembered);
+        if (e->registry)
+                g_ptr_array_unref(e->registry);
+        pthread_rwlock_destroy(&e->registry_lock);
         budget_free(e->budget);
         cgroup_root_close(&e->root);
         if (e->event_fd >= 0)
@@ -396,6 +442,7 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
         w->original_max = omax;
         w->original_high = ohigh;
         w->initial_limit = reattach ? req->initial_limit : limit;
+        w->oom_policy = (unsigned) req->oom_policy < _OOM_POLICY_MAX ? req->oom_policy : OOM_POLICY_KILL;
         if (w->ctl_fd < 0) {
                 r = -errno;
                 goto fail_worker;
@@ -429,6 +476,9 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
                 goto fail_worker;
 
         g_hash_table_insert(workers_of(e), w->cg->path, w);
+        pthread_rwlock_wrlock(&e->registry_lock);
+        g_ptr_array_add(e->registry, w);
+        pthread_rwlock_unlock(&e->registry_lock);
         g_hash_table_remove(e->remembered, req->path);
         *ret_already = false;
         return 0;
@@ -554,6 +604,11 @@ int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *
                 s.original_max = w->original_max;
                 s.original_high = w->original_high;
                 s.initial_limit = w->initial_limit;
+                s.oom_policy = w->oom_policy;
+                s.oom_waiting = w->oom_waiting;
+                s.oom_decision_deadline_usec = w->oom_decision_deadline;
+                s.last_oom_realtime_usec = w->last_oom_realtime_usec;
+                s.emergency_grants = w->emergency_grants;
                 if (w->cg->backend == BACKEND_V1) {
                         /* v1 has no high counter nor memory.high: report
                          * the worker's own line and breaches. */
@@ -622,4 +677,84 @@ void engine_strv_free(char **l) {
         for (char **p = l; *p; p++)
                 free(*p);
         free(l);
+}
+
+int engine_set_oom_policy(Engine *e, const char *path, OomPolicy policy, MemcgError *ret_error) {
+        Worker *w;
+
+        if ((unsigned) policy >= _OOM_POLICY_MAX) {
+                memcg_error_set(ret_error, MEMCG_ERROR_FAILED, "Unknown OOM policy for cgroup '%s'", path);
+                return -EINVAL;
+        }
+        w = lookup_monitored(e, path, ret_error);
+        if (!w)
+                return ret_error && ret_error->code == MEMCG_ERROR_INVALID_PATH ? -EINVAL : -ESRCH;
+        pthread_mutex_lock(&w->lock);
+        w->oom_policy = policy;
+        w->policy_changed = true;
+        pthread_mutex_unlock(&w->lock);
+        request(w);
+        return 0;
+}
+
+int engine_resolve_oom(Engine *e, const char *path, OomDecision decision, uint64_t bytes, uint64_t cookie,
+                       MemcgError *ret_error) {
+        Worker *w;
+        bool waiting;
+
+        if ((unsigned) decision >= _OOM_DECISION_MAX) {
+                memcg_error_set(ret_error, MEMCG_ERROR_FAILED, "Unknown OOM decision for cgroup '%s'", path);
+                return -EINVAL;
+        }
+        w = lookup_monitored(e, path, ret_error);
+        if (!w)
+                return ret_error && ret_error->code == MEMCG_ERROR_INVALID_PATH ? -EINVAL : -ESRCH;
+        if (decision == OOM_DECISION_RAISE && (bytes == 0 || bytes > LIMITS_MAX_BYTES)) {
+                memcg_error_set(ret_error, MEMCG_ERROR_LIMIT_OUT_OF_RANGE,
+                                "Raising cgroup '%s' by %llu bytes is out of range", path, (unsigned long long) bytes);
+                return -ERANGE;
+        }
+        pthread_mutex_lock(&w->lock);
+        waiting = w->oom_waiting && !w->decision_requested;
+        if (waiting) {
+                w->decision_requested = true;
+                w->decision = decision;
+                w->decision_bytes = bytes;
+                w->decision_cookie = cookie;
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (!waiting) {
+                memcg_error_set(ret_error, MEMCG_ERROR_FAILED,
+                                "Cgroup '%s' is not waiting for an OOM decision (or one is being carried out)", path);
+                return -EBUSY;
+        }
+        request(w);
+        return 0;
+}
+
+int engine_thaw_paths(Engine *e, char **paths) {
+        int n = 0;
+
+        for (char **p = paths; p && *p; p++) {
+                MemcgError err = {};
+                Cgroup *cg = NULL;
+                if (cgroup_open(&e->root, *p, &cg, &err) < 0)
+                        continue;
+                if (cg->backend == BACKEND_V2) {
+                        char buf[256];
+                        size_t len;
+                        uint64_t frozen = 0;
+                        if (read_file_at(cg->dirfd, "cgroup.events", buf, sizeof(buf), &len) == 0 &&
+                            parse_keyed_u64(buf, len, "frozen", &frozen) == 0 && frozen &&
+                            cgroup_set_frozen(cg, false) == 0)
+                                n++;
+                } else {
+                        bool okd = false;
+                        if (cgroup_v1_get_oom_kill_disable(cg, &okd) == 0 && okd &&
+                            cgroup_v1_set_oom_kill_disable(cg, false) == 0)
+                                n++;
+                }
+                cgroup_free(cg);
+        }
+        return n;
 }

@@ -26,8 +26,10 @@ int tunables_validate(const Tunables *t) {
                 return -EINVAL;
         if (t->shrink_base_usec == 0 || t->shrink_max_usec < t->shrink_base_usec)
                 return -EINVAL;
-        /* A growth step of 0 would never raise the limit. */
-        if (t->grow_ratio == 1.0 && t->grow_min_step == 0)
+        /* Ratios count in millionths: a growth ratio that rounds to 1.0
+         * with a step under a page would never raise the limit, and a gap
+         * under a page would put high on max for small cgroups. */
+        if (t->grow_min_step < LIMITS_PAGE_SIZE || t->high_gap < LIMITS_PAGE_SIZE)
                 return -EINVAL;
         return 0;
 }

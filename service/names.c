@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "memcgd/engine.h"
 
@@ -30,7 +32,8 @@ const char *backend_to_string(Backend b) {
 static const char *const reason_names[_LIMIT_REASON_MAX] = {
         [LIMIT_REASON_INITIAL] = "initial", [LIMIT_REASON_GROW] = "grow",
         [LIMIT_REASON_SHRINK] = "shrink",   [LIMIT_REASON_MANUAL] = "manual",
-        [LIMIT_REASON_RESTORE] = "restore",
+        [LIMIT_REASON_RESTORE] = "restore",   [LIMIT_REASON_EMERGENCY] = "emergency",
+        [LIMIT_REASON_DECISION] = "decision",
 };
 
 const char *limit_reason_to_string(LimitReason r) {
@@ -52,6 +55,9 @@ static const char *const oom_names[_OOM_KIND_MAX] = {
         [OOM_KIND_MAX] = "max",
         [OOM_KIND_OOM] = "oom",
         [OOM_KIND_OOM_KILL] = "oom_kill",
+        [OOM_KIND_OOM_GROUP_KILL] = "oom_group_kill",
+        [OOM_KIND_FROZEN] = "frozen",
+        [OOM_KIND_RESOLVED] = "resolved",
 };
 
 const char *oom_kind_to_string(OomKind k) {
@@ -77,4 +83,49 @@ static const char *const stat_names[_STAT_U64_MAX] = {
 
 const char *stat_key_to_string(StatKey k) {
         return (unsigned) k < ELEMENTSOF(stat_names) ? stat_names[k] : NULL;
+}
+
+static const char *const policy_names[_OOM_POLICY_MAX] = {
+        [OOM_POLICY_KILL] = "kill",
+        [OOM_POLICY_GROW] = "grow",
+        [OOM_POLICY_FREEZE] = "freeze",
+};
+
+const char *oom_policy_to_string(OomPolicy p) {
+        return (unsigned) p < ELEMENTSOF(policy_names) ? policy_names[p] : NULL;
+}
+
+static int lookup_name(const char *const *names, size_t n, const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (names[i] && strcmp(names[i], s) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+
+int oom_policy_from_string(const char *s, OomPolicy *ret) {
+        int i = lookup_name(policy_names, ELEMENTSOF(policy_names), s);
+        if (i < 0)
+                return i;
+        *ret = (OomPolicy) i;
+        return 0;
+}
+
+static const char *const decision_names[_OOM_DECISION_MAX] = {
+        [OOM_DECISION_RAISE] = "raise",
+        [OOM_DECISION_KILL_LARGEST] = "kill-largest",
+        [OOM_DECISION_KILL_ALL] = "kill-all",
+};
+
+const char *oom_decision_to_string(OomDecision d) {
+        return (unsigned) d < ELEMENTSOF(decision_names) ? decision_names[d] : NULL;
+}
+
+int oom_decision_from_string(const char *s, OomDecision *ret) {
+        int i = lookup_name(decision_names, ELEMENTSOF(decision_names), s);
+        if (i < 0)
+                return i;
+        *ret = (OomDecision) i;
+        return 0;
 }

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -35,7 +37,35 @@ typedef struct WorkerLocal {
         int ladder_fd;
         uint64_t ladder[V1_LADDER];
         unsigned ladder_len;
+
+        /* OOM */
+        OomPolicy policy;
+        bool original_okd;          /* v1 oom_kill_disable before Monitor */
+        bool okd_set;               /* v1: we wrote oom_kill_disable = 1 */
+        bool kill_fallback;         /* v1: oom_kill_disable lifted to let the kernel kill */
+        EngineTask *snap;           /* the tasks last seen, to name who an OOM kill took */
+        size_t n_snap;
+        uint64_t snap_usec;
+        uint64_t oom_last_post[_OOM_KIND_MAX];
+        bool oom_pending[_OOM_KIND_MAX];
+        uint64_t oom_count[_OOM_KIND_MAX];
+        bool waiting;               /* freeze policy: stopped, waiting for a decision */
+        bool froze;                 /* v2: we wrote cgroup.freeze = 1 */
+        uint64_t decision_deadline;
+        uint64_t retry_deadline;    /* a denied grow retried after others gave slack back */
+        unsigned retries;
+        bool retry_emergency;
+        bool last_grow_denied;
 } WorkerLocal;
+
+#define NEVER UINT64_MAX
+/* A denied grow: ask the others for slack, then retry this often, this
+ * many times, before announcing BudgetExhausted (or, for an OOM, falling
+ * back to the kernel's kill). */
+#define RETRY_USEC (20 * 1000)
+#define RETRIES 5
+/* Tasks listed in an Oom signal. */
+#define MAX_TASKS 256
 
 uint64_t now_usec(void) {
         struct timespec ts;
@@ -158,43 +188,123 @@ static int read_events(Worker *w, MemoryEvents *ret) {
         return cgroup_read_events(w->cg, ret);
 }
 
-static void post_oom_changes(Worker *w, WorkerLocal *l, const MemoryEvents *ev) {
-        const struct {
-                OomKind kind;
-                uint64_t now, before;
-        } k[] = {
-                { OOM_KIND_MAX, ev->max, l->last_events.max },
-                { OOM_KIND_OOM, ev->oom, l->last_events.oom },
-                { OOM_KIND_OOM_KILL, ev->oom_kill, l->last_events.oom_kill },
-        };
-        for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
-                if (k[i].now == k[i].before)
-                        continue;
-                /* v1 reports under_oom (0/1) as "oom": announce entering it. */
-                if (w->cg->backend == BACKEND_V1 && k[i].kind == OOM_KIND_OOM && k[i].now == 0)
-                        continue;
-                EngineEvent e = { .type = ENGINE_EVENT_OOM, .oom_kind = k[i].kind, .oom_count = k[i].now };
-                engine_post(w->engine, w->cg->path, &e);
-        }
+static void refresh_snapshot(Worker *w, WorkerLocal *l) {
+        EngineTask *t = NULL;
+        size_t n = 0;
+
+        if (cgroup_read_tasks(w->cg, &t, &n, 4096) < 0)
+                return;
+        free(l->snap);
+        l->snap = t;
+        l->n_snap = n;
+        l->snap_usec = now_usec();
 }
 
-static void grow(Worker *w, WorkerLocal *l) {
-        uint64_t delta = limits_grow_delta(l->t, l->max);
-        uint64_t granted = delta ? take_pages(w->engine->budget, delta) : 0;
+static void post_oom(Worker *w, WorkerLocal *l, OomKind kind) {
+        EngineEvent e = { .type = ENGINE_EVENT_OOM, .oom_kind = kind, .oom_count = l->oom_count[kind] };
+        EngineTask *now = NULL;
+        size_t n = 0;
 
+        (void) cgroup_read_tasks(w->cg, &now, &n, 4096);
+        if (kind == OOM_KIND_OOM_KILL) {
+                /* Who vanished since the last look is who the kernel took. */
+                for (size_t i = 0; i < l->n_snap && e.killed.pid == 0; i++) {
+                        bool alive = false;
+                        for (size_t j = 0; j < n && !alive; j++)
+                                alive = now[j].pid == l->snap[i].pid;
+                        if (!alive)
+                                e.killed = l->snap[i];
+                }
+        }
+        e.tasks = now;
+        e.n_tasks = n < MAX_TASKS ? n : MAX_TASKS;
+        engine_post(w->engine, w->cg->path, &e);
+        free(now);
+        l->oom_last_post[kind] = now_usec();
+        l->oom_pending[kind] = false;
+
+        pthread_mutex_lock(&w->lock);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        w->last_oom_realtime_usec = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        pthread_mutex_unlock(&w->lock);
+}
+
+/* Announces a kind whose counter moved, at most once per interval: a
+ * storm in between is folded into the next event, whose count is the
+ * kernel's total. */
+static void note_oom(Worker *w, WorkerLocal *l, OomKind kind, uint64_t count) {
+        uint64_t interval = w->engine->config.oom_event_interval_usec;
+
+        l->oom_count[kind] = count;
+        if (now_usec() >= l->oom_last_post[kind] + interval)
+                post_oom(w, l, kind);
+        else
+                l->oom_pending[kind] = true;
+}
+
+static void flush_pending_oom(Worker *w, WorkerLocal *l) {
+        uint64_t interval = w->engine->config.oom_event_interval_usec;
+        for (int k = 0; k < _OOM_KIND_MAX; k++)
+                if (l->oom_pending[k] && now_usec() >= l->oom_last_post[k] + interval)
+                        post_oom(w, l, (OomKind) k);
+}
+
+static uint64_t next_pending_oom(Worker *w, const WorkerLocal *l) {
+        uint64_t t = NEVER;
+        for (int k = 0; k < _OOM_KIND_MAX; k++)
+                if (l->oom_pending[k] && l->oom_last_post[k] + w->engine->config.oom_event_interval_usec < t)
+                        t = l->oom_last_post[k] + w->engine->config.oom_event_interval_usec;
+        return t;
+}
+
+static void announce_exhausted(Worker *w, uint64_t requested, uint64_t granted) {
+        EngineEvent e = { .type = ENGINE_EVENT_BUDGET_EXHAUSTED, .requested = requested, .granted = granted };
+        engine_post(w->engine, w->cg->path, &e);
+}
+
+/* Returns the bytes granted and applied. `emergency`: the grow policy at
+ * the hard limit, a step bounded by oom_emergency_max_bytes. */
+static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
+        uint64_t delta = limits_grow_delta(l->t, l->max);
+        uint64_t cap = w->engine->config.oom_emergency_max_bytes;
+        uint64_t granted;
+
+        if (emergency && cap > 0 && delta > cap)
+                delta = limits_page_round_down(cap);
+        granted = delta ? take_pages(w->engine->budget, delta) : 0;
+
+        l->last_grow_denied = granted < delta;
         if (granted < delta) {
-                EngineEvent e = { .type = ENGINE_EVENT_BUDGET_EXHAUSTED, .requested = delta, .granted = granted };
-                engine_post(w->engine, w->cg->path, &e);
+                /* Before giving up, take memory back from the others'
+                 * unused slack, and try again shortly. */
+                if (l->retries < RETRIES) {
+                        if (l->retries == 0)
+                                (void) engine_squeeze_others(w->engine, w);
+                        l->retries++;
+                        l->retry_deadline = now_usec() + RETRY_USEC;
+                        l->retry_emergency = emergency;
+                } else {
+                        announce_exhausted(w, delta, granted);
+                        l->retries = 0;
+                        l->retry_deadline = NEVER;
+                }
+        } else {
+                l->retries = 0;
+                l->retry_deadline = NEVER;
         }
         if (granted > 0) {
-                int r = apply_limits(w, l, l->max + granted, LIMIT_REASON_GROW);
+                int r = apply_limits(w, l, l->max + granted, emergency ? LIMIT_REASON_EMERGENCY : LIMIT_REASON_GROW);
                 if (r < 0) {
                         budget_give(w->engine->budget, granted);
                         log_warning("%s: raising the limit failed: %s", w->cg->path, strerror(-r));
+                        granted = 0;
                 } else {
                         l->granted += granted;
                         pthread_mutex_lock(&w->lock);
                         w->limit_increases++;
+                        if (emergency)
+                                w->emergency_grants++;
                         pthread_mutex_unlock(&w->lock);
                 }
         }
@@ -202,6 +312,7 @@ static void grow(Worker *w, WorkerLocal *l) {
          * granted. */
         l->nic = 0;
         arm_shrink(l);
+        return granted;
 }
 
 /* True when usage sits at the high line. v2's "high" counter also climbs
@@ -212,18 +323,117 @@ static bool breached(const Worker *w, const WorkerLocal *l, uint64_t usage) {
         return usage + tol >= l->high;
 }
 
-/* Returns < 0 when the cgroup is gone. */
+static void set_waiting(Worker *w, WorkerLocal *l, bool waiting) {
+        l->waiting = waiting;
+        l->decision_deadline = waiting ? now_usec() + w->engine->config.oom_decision_timeout_usec : NEVER;
+        pthread_mutex_lock(&w->lock);
+        w->oom_waiting = waiting;
+        w->oom_decision_deadline = waiting ? l->decision_deadline : 0;
+        pthread_mutex_unlock(&w->lock);
+}
+
+/* The freeze policy stops the tasks (v2: cgroup.freeze; v1: they already
+ * sleep in the kernel, oom_kill_disable being set), announces them and
+ * waits for a decision. */
+static void enter_waiting(Worker *w, WorkerLocal *l) {
+        if (l->waiting)
+                return;
+        if (w->cg->backend == BACKEND_V2) {
+                int r = cgroup_set_frozen(w->cg, true);
+                if (r < 0) {
+                        log_warning("%s: cannot freeze the cgroup: %s; the kernel's OOM handling applies",
+                                    w->cg->path, strerror(-r));
+                        return;
+                }
+                l->froze = true;
+        }
+        set_waiting(w, l, true);
+        l->oom_count[OOM_KIND_FROZEN]++;
+        post_oom(w, l, OOM_KIND_FROZEN);
+}
+
+static void leave_waiting(Worker *w, WorkerLocal *l) {
+        if (l->froze) {
+                int r = cgroup_set_frozen(w->cg, false);
+                if (r < 0 && !cgroup_is_removed(w->cg))
+                        log_error("%s: cannot thaw the cgroup: %s", w->cg->path, strerror(-r));
+                else
+                        l->froze = false;
+        }
+        if (l->waiting) {
+                set_waiting(w, l, false);
+                l->oom_count[OOM_KIND_RESOLVED]++;
+                post_oom(w, l, OOM_KIND_RESOLVED);
+        }
+}
+
+/* v1 with oom_kill_disable: let the kernel kill now (the decision timed
+ * out, or the grow policy found no memory). Set again once the OOM is
+ * over. */
+static void v1_let_kernel_kill(Worker *w, WorkerLocal *l) {
+        if (w->cg->backend != BACKEND_V1 || !l->okd_set)
+                return;
+        if (cgroup_v1_set_oom_kill_disable(w->cg, false) == 0)
+                l->kill_fallback = true;
+}
+
+/* The policy at the hard limit: v1 under_oom began (tasks asleep, as
+ * oom_kill_disable is set), or v2's "max" counter moved. */
+static void on_limit_hit(Worker *w, WorkerLocal *l) {
+        switch (l->policy) {
+        case OOM_POLICY_GROW:
+                if (grow(w, l, true) == 0 && l->retries == 0)
+                        /* Denied, retries spent: the kernel's default. */
+                        v1_let_kernel_kill(w, l);
+                break;
+        case OOM_POLICY_FREEZE:
+                enter_waiting(w, l);
+                break;
+        default:
+                break;
+        }
+}
+
+/* Returns < 0 when the kernel's files could not be read. */
 static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired) {
         MemoryEvents ev;
         uint64_t usage;
-        bool candidate = threshold_fired;
+        bool candidate = threshold_fired, limit_hit = false;
         int r;
 
         r = read_events(w, &ev);
         if (r < 0)
                 return r;
-        post_oom_changes(w, l, &ev);
+
+        /* Whoever is in the cgroup when it presses on its limit is who an
+         * OOM kill would take: keep that list fresh (at most every 100 ms). */
+        if (ev.max != l->last_events.max && now_usec() >= l->snap_usec + 100 * 1000)
+                refresh_snapshot(w, l);
+        if (ev.max != l->last_events.max)
+                note_oom(w, l, OOM_KIND_MAX, ev.max);
+        if (ev.oom != l->last_events.oom) {
+                if (w->cg->backend == BACKEND_V2)
+                        note_oom(w, l, OOM_KIND_OOM, ev.oom);
+                else if (ev.oom) {
+                        /* v1's under_oom is 0/1: count the times it began. */
+                        note_oom(w, l, OOM_KIND_OOM, l->oom_count[OOM_KIND_OOM] + 1);
+                        limit_hit = true;
+                } else if (l->kill_fallback) {
+                        if (cgroup_v1_set_oom_kill_disable(w->cg, true) == 0)
+                                l->kill_fallback = false;
+                }
+        }
+        if (ev.oom_kill != l->last_events.oom_kill)
+                note_oom(w, l, OOM_KIND_OOM_KILL, ev.oom_kill);
+        if (ev.oom_group_kill != l->last_events.oom_group_kill)
+                note_oom(w, l, OOM_KIND_OOM_GROUP_KILL, ev.oom_group_kill);
+        if (w->cg->backend == BACKEND_V2 && ev.max != l->last_events.max)
+                limit_hit = true;
         l->last_events = ev;
+
+        if (limit_hit)
+                on_limit_hit(w, l);
+
         if (w->cg->backend == BACKEND_V2 && ev.high != l->last_high_events)
                 candidate = true;
         if (!candidate)
@@ -245,22 +455,31 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
                         w->high_breaches++;
                         pthread_mutex_unlock(&w->lock);
                 }
-                uint64_t before = l->max;
-                grow(w, l);
-                if (l->max == before)
+                if (grow(w, l, false) == 0)
                         break; /* nothing granted: growing again cannot help */
         }
+
+        /* v2 freeze policy: growth was denied and usage is past the middle
+         * of the gap between high and max: stop the tasks before the
+         * kernel's OOM killer would act. */
+        if (w->cg->backend == BACKEND_V2 && l->policy == OOM_POLICY_FREEZE && l->last_grow_denied &&
+            l->retries == 0 && !l->waiting && usage + (l->max - l->high) / 2 >= l->max)
+                enter_waiting(w, l);
         return 0;
 }
 
-static void shrink(Worker *w, WorkerLocal *l) {
+/* Lowers the limits toward the target for `margin_n` quiet checks. */
+static void shrink_to(Worker *w, WorkerLocal *l, uint32_t margin_n) {
         uint64_t usage;
         int r;
 
+        /* Tasks stopped for a decision must not lose memory under them. */
+        if (l->waiting)
+                return;
         r = cgroup_read_usage(w->cg, &usage);
         if (r < 0)
                 return;
-        uint64_t dec = limits_shrink_decrease(l->t, l->max, usage, l->nic);
+        uint64_t dec = limits_shrink_decrease(l->t, l->max, usage, margin_n);
         /* Never write max below usage: on v2 that reclaims and then
          * OOM-kills, on v1 it fails with EBUSY. */
         if (dec > 0 && l->max - dec > usage) {
@@ -282,9 +501,137 @@ static void shrink(Worker *w, WorkerLocal *l) {
                 } else if (r != -EBUSY)
                         log_warning("%s: lowering the limit failed: %s", w->cg->path, strerror(-r));
         }
+}
+
+static void shrink(Worker *w, WorkerLocal *l) {
+        shrink_to(w, l, l->nic);
         if (l->nic < UINT32_MAX)
                 l->nic++;
         arm_shrink(l);
+}
+
+/* Another cgroup ran out of budget: give back all slack above usage plus
+ * the smallest margin now, whatever the backoff says, and keep the
+ * backoff where it was. */
+static void squeeze(Worker *w, WorkerLocal *l) {
+        shrink_to(w, l, UINT32_MAX);
+}
+
+static void retry_grow(Worker *w, WorkerLocal *l) {
+        MemoryEvents ev;
+        uint64_t usage;
+
+        l->retry_deadline = NEVER;
+        if (l->retry_emergency) {
+                /* Still at the limit? v1: still under OOM. */
+                if (w->cg->backend == BACKEND_V1 && (cgroup_read_events(w->cg, &ev) < 0 || !ev.oom)) {
+                        l->retries = 0;
+                        return;
+                }
+                on_limit_hit(w, l);
+                return;
+        }
+        if (cgroup_read_usage(w->cg, &usage) < 0)
+                return;
+        if (!breached(w, l, usage)) {
+                l->retries = 0;
+                return;
+        }
+        (void) grow(w, l, false);
+        if (w->cg->backend == BACKEND_V2 && l->policy == OOM_POLICY_FREEZE && l->last_grow_denied &&
+            l->retries == 0 && !l->waiting && usage + (l->max - l->high) / 2 >= l->max)
+                enter_waiting(w, l);
+}
+
+/* Carries out a decision for a cgroup waiting under the freeze policy. */
+static void decide(Worker *w, WorkerLocal *l, OomDecision d, uint64_t bytes, uint64_t cookie) {
+        MemcgError err = {};
+        EngineTask victim = {};
+        int r = 0;
+
+        if (!l->waiting) {
+                memcg_error_set(&err, MEMCG_ERROR_FAILED, "Cgroup '%s' is not waiting for an OOM decision",
+                                w->cg->path);
+                post_done(w, cookie, &err);
+                return;
+        }
+        switch (d) {
+        case OOM_DECISION_RAISE:
+                bytes = limits_page_round_up(bytes);
+                if (bytes == 0 || bytes > LIMITS_MAX_BYTES - l->max) {
+                        memcg_error_set(&err, MEMCG_ERROR_LIMIT_OUT_OF_RANGE,
+                                        "Raising cgroup '%s' by %llu bytes is out of range", w->cg->path,
+                                        (unsigned long long) bytes);
+                        break;
+                }
+                if (budget_take_exact(w->engine->budget, bytes) < 0) {
+                        memcg_error_set(&err, MEMCG_ERROR_BUDGET_EXCEEDED,
+                                        "Cannot raise cgroup '%s' by %llu bytes: the budget has only %llu bytes free",
+                                        w->cg->path, (unsigned long long) bytes,
+                                        (unsigned long long) budget_free_bytes(w->engine->budget));
+                        break;
+                }
+                r = apply_limits(w, l, l->max + bytes, LIMIT_REASON_DECISION);
+                if (r < 0) {
+                        budget_give(w->engine->budget, bytes);
+                        memcg_error_set(&err, MEMCG_ERROR_FAILED, "Raising the limit of cgroup '%s' failed: %s",
+                                        w->cg->path, strerror(-r));
+                        break;
+                }
+                l->granted += bytes;
+                break;
+        case OOM_DECISION_KILL_LARGEST:
+                r = cgroup_largest_task(w->cg, &victim);
+                if (r < 0 || victim.pid == 0 || kill((pid_t) victim.pid, SIGKILL) < 0) {
+                        memcg_error_set(&err, MEMCG_ERROR_FAILED, "Cannot kill the largest task of cgroup '%s': %s",
+                                        w->cg->path, r < 0 ? strerror(-r) : victim.pid == 0 ? "it has no tasks" : strerror(errno));
+                        break;
+                }
+                log_info("%s: killed %s[%u], its largest task, as decided", w->cg->path, victim.comm, victim.pid);
+                break;
+        case OOM_DECISION_KILL_ALL:
+                r = cgroup_kill_all(w->cg);
+                if (r < 0) {
+                        memcg_error_set(&err, MEMCG_ERROR_FAILED, "Cannot kill the tasks of cgroup '%s': %s",
+                                        w->cg->path, strerror(-r));
+                        break;
+                }
+                break;
+        default:
+                memcg_error_set(&err, MEMCG_ERROR_FAILED, "Unknown decision");
+        }
+        if (err.code == MEMCG_OK)
+                leave_waiting(w, l);
+        post_done(w, cookie, err.code ? &err : NULL);
+}
+
+/* No decision in time: the kernel's default, kill. */
+static void decision_timeout(Worker *w, WorkerLocal *l) {
+        log_notice("%s: no OOM decision within the timeout, falling back to kill", w->cg->path);
+        if (w->cg->backend == BACKEND_V1)
+                v1_let_kernel_kill(w, l);
+        /* v2: thawed at max, the kernel's own OOM handling runs. */
+        leave_waiting(w, l);
+}
+
+/* Writes what the policy needs (v1: oom_kill_disable for grow and freeze,
+ * so allocating tasks sleep at the limit instead of dying). */
+static void apply_policy(Worker *w, WorkerLocal *l, OomPolicy p) {
+        if (l->waiting && p != OOM_POLICY_FREEZE)
+                leave_waiting(w, l);
+        l->policy = p;
+        if (w->cg->backend != BACKEND_V1)
+                return;
+        bool want = p != OOM_POLICY_KILL;
+        if (want == l->okd_set && !l->kill_fallback)
+                return;
+        int r = cgroup_v1_set_oom_kill_disable(w->cg, want ? true : l->original_okd);
+        if (r < 0)
+                log_warning("%s: cannot set memory.oom_control: %s", w->cg->path, strerror(-r));
+        else {
+                l->okd_set = want;
+                l->kill_fallback = false;
+        }
 }
 
 static void rebase(Worker *w, WorkerLocal *l, uint64_t limit, uint64_t cookie) {
@@ -365,6 +712,33 @@ static int start(Worker *w, WorkerLocal *l, MemcgError *err) {
         l->max = cur_max;
         l->high = cur_high;
 
+        if (w->cg->backend == BACKEND_V1) {
+                bool okd = false;
+                if (cgroup_v1_get_oom_kill_disable(w->cg, &okd) == 0)
+                        l->original_okd = okd;
+        }
+
+        if ((w->flags & ENGINE_MONITOR_REATTACH) && cur_max >= LIMITS_MAX_BYTES) {
+                /* Someone lifted the limit while memcgd was away: start over
+                 * from usage rather than take the whole pool. */
+                uint64_t min = l->t->high_gap + LIMITS_PAGE_SIZE;
+                uint64_t start_limit = limits_initial_from_usage(l->t, usage);
+                if (start_limit < min)
+                        start_limit = limits_page_round_up(min);
+                log_warning("%s: re-attached without a limit; starting again at %llu bytes", w->cg->path,
+                            (unsigned long long) start_limit);
+                l->granted = take_pages(w->engine->budget, start_limit);
+                if (l->granted == 0 || apply_limits(w, l, start_limit, LIMIT_REASON_INITIAL) < 0) {
+                        budget_give(w->engine->budget, l->granted);
+                        l->granted = 0;
+                        memcg_error_set(err, MEMCG_ERROR_BUDGET_EXCEEDED,
+                                        "Cannot re-attach cgroup '%s': no limit could be set within the budget",
+                                        w->cg->path);
+                        return -ENOSPC;
+                }
+                return 0;
+        }
+
         if (w->flags & ENGINE_MONITOR_REATTACH) {
                 /* Keep what the previous run left, and take it from the pool
                  * again. */
@@ -397,6 +771,16 @@ static int start(Worker *w, WorkerLocal *l, MemcgError *err) {
 }
 
 static void finish(Worker *w, WorkerLocal *l, StopReason reason, uint64_t cookie) {
+        /* Never leave tasks stopped behind: thaw, and give v1's OOM killer
+         * back its say. */
+        if (reason != STOP_REASON_REMOVED) {
+                leave_waiting(w, l);
+                if (w->cg->backend == BACKEND_V1 && (l->okd_set || l->kill_fallback) &&
+                    cgroup_v1_set_oom_kill_disable(w->cg, l->original_okd) == 0)
+                        l->okd_set = l->kill_fallback = false;
+        }
+        free(l->snap);
+        l->snap = NULL;
         if (reason == STOP_REASON_UNMONITORED) {
                 uint64_t omax, ohigh, usage = 0;
                 pthread_mutex_lock(&w->lock);
@@ -448,7 +832,12 @@ static void set_realtime(Worker *w) {
 
 void *worker_main(void *userdata) {
         Worker *w = userdata;
-        WorkerLocal l = { .t = &w->engine->config.tunables, .ladder_fd = -1 };
+        WorkerLocal l = {
+                .t = &w->engine->config.tunables,
+                .ladder_fd = -1,
+                .decision_deadline = NEVER,
+                .retry_deadline = NEVER,
+        };
         StopReason reason = STOP_REASON_ERROR;
         uint64_t stop_cookie = 0;
         MemcgError err = {};
@@ -466,10 +855,25 @@ void *worker_main(void *userdata) {
         }
 
         /* Breaches from before the start do not count. */
+        bool under_oom = false;
         if (read_events(w, &ev) >= 0) {
                 l.last_events = ev;
                 l.last_high_events = ev.high;
+                /* v1: an OOM already under way (a restart found tasks
+                 * asleep) is handled as a new one below. */
+                under_oom = w->cg->backend == BACKEND_V1 && ev.oom;
+                l.last_events.oom = 0;
         }
+        pthread_mutex_lock(&w->lock);
+        OomPolicy policy = w->oom_policy;
+        w->policy_changed = false;
+        pthread_mutex_unlock(&w->lock);
+        if (w->cg->backend == BACKEND_V2 && policy == OOM_POLICY_FREEZE && (w->flags & ENGINE_MONITOR_REATTACH) &&
+            cgroup_set_frozen(w->cg, false) == 0)
+                /* A previous run may have died with the cgroup frozen. */
+                log_info("%s: thawed on re-attach", w->cg->path);
+        apply_policy(w, &l, policy);
+        refresh_snapshot(w, &l);
         if (w->cg->backend == BACKEND_V1) {
                 r = v1_rearm(w, &l);
                 if (r < 0) {
@@ -485,6 +889,8 @@ void *worker_main(void *userdata) {
         arm_shrink(&l);
         publish(w, &l);
         post_done(w, w->start_cookie, NULL);
+        if (under_oom)
+                (void) handle_kernel_events(w, &l, false);
 
         for (;;) {
                 struct pollfd p[2] = { { .fd = w->ctl_fd, .events = POLLIN } };
@@ -498,8 +904,15 @@ void *worker_main(void *userdata) {
                 else if (l.ladder_fd >= 0)
                         p[n++] = (struct pollfd) { .fd = l.ladder_fd, .events = POLLIN };
 
-                if (l.deadline > now) {
-                        uint64_t d = l.deadline - now;
+                uint64_t next = l.deadline;
+                if (l.decision_deadline < next)
+                        next = l.decision_deadline;
+                if (l.retry_deadline < next)
+                        next = l.retry_deadline;
+                if (next_pending_oom(w, &l) < next)
+                        next = next_pending_oom(w, &l);
+                if (next > now) {
+                        uint64_t d = next - now;
                         ts.tv_sec = (time_t) (d / 1000000);
                         ts.tv_nsec = (long) (d % 1000000) * 1000;
                 }
@@ -525,8 +938,10 @@ void *worker_main(void *userdata) {
                 }
 
                 if (kicked) {
-                        bool stop, rb;
-                        uint64_t limit = 0, cookie = 0;
+                        bool stop, rb, pc, dr, sq;
+                        uint64_t limit = 0, cookie = 0, dbytes = 0, dcookie = 0;
+                        OomPolicy np;
+                        OomDecision dd;
                         pthread_mutex_lock(&w->lock);
                         stop = w->stop_requested;
                         reason = w->stop_reason;
@@ -537,9 +952,25 @@ void *worker_main(void *userdata) {
                                 cookie = w->rebase_cookie;
                                 w->rebase_requested = false;
                         }
+                        pc = w->policy_changed;
+                        np = w->oom_policy;
+                        w->policy_changed = false;
+                        dr = w->decision_requested;
+                        dd = w->decision;
+                        dbytes = w->decision_bytes;
+                        dcookie = w->decision_cookie;
+                        w->decision_requested = false;
+                        sq = w->squeeze_requested;
+                        w->squeeze_requested = false;
                         pthread_mutex_unlock(&w->lock);
                         if (stop)
                                 break;
+                        if (pc)
+                                apply_policy(w, &l, np);
+                        if (dr)
+                                decide(w, &l, dd, dbytes, dcookie);
+                        if (sq)
+                                squeeze(w, &l);
                         if (rb) {
                                 rebase(w, &l, limit, cookie);
                                 fired = true; /* re-check usage against the new line */
@@ -569,7 +1000,13 @@ void *worker_main(void *userdata) {
                         break;
                 }
 
-                if (now_usec() >= l.deadline)
+                now = now_usec();
+                if (now >= l.retry_deadline)
+                        retry_grow(w, &l);
+                if (now >= l.decision_deadline)
+                        decision_timeout(w, &l);
+                flush_pending_oom(w, &l);
+                if (now >= l.deadline)
                         shrink(w, &l);
                 if (w->cg->backend == BACKEND_V1) {
                         r = v1_rearm(w, &l);

@@ -54,6 +54,8 @@ typedef enum LimitReason {
         LIMIT_REASON_SHRINK,
         LIMIT_REASON_MANUAL,
         LIMIT_REASON_RESTORE,
+        LIMIT_REASON_EMERGENCY,  /* "emergency": the grow OOM policy's grant at the hard limit */
+        LIMIT_REASON_DECISION,   /* "decision": an OOM decision raised the limit */
         _LIMIT_REASON_MAX,
 } LimitReason;
 
@@ -73,10 +75,40 @@ typedef enum OomKind {
         OOM_KIND_MAX,       /* hit the hard limit (v2 "max", v1 failcnt) */
         OOM_KIND_OOM,       /* the kernel's OOM path ran (v2 "oom", v1 under_oom) */
         OOM_KIND_OOM_KILL,  /* a task was killed */
+        OOM_KIND_OOM_GROUP_KILL, /* v2: the whole group was killed */
+        OOM_KIND_FROZEN,    /* the freeze policy stopped the tasks: waiting for a decision */
+        OOM_KIND_RESOLVED,  /* a decision (or its timeout) ended the wait */
         _OOM_KIND_MAX,
 } OomKind;
 
 const char *oom_kind_to_string(OomKind k);
+
+/* What to do when a monitored cgroup hits its hard limit. */
+typedef enum OomPolicy {
+        OOM_POLICY_KILL,    /* the kernel's default: announce only */
+        OOM_POLICY_GROW,    /* grant a bounded emergency step so the cgroup survives */
+        OOM_POLICY_FREEZE,  /* stop the tasks, announce, wait for a decision */
+        _OOM_POLICY_MAX,
+} OomPolicy;
+
+const char *oom_policy_to_string(OomPolicy p);
+/* -EINVAL for an unknown name. */
+int oom_policy_from_string(const char *s, OomPolicy *ret);
+
+typedef enum OomDecision {
+        OOM_DECISION_RAISE,        /* raise the limit by N bytes */
+        OOM_DECISION_KILL_LARGEST, /* SIGKILL the task with the largest RSS */
+        OOM_DECISION_KILL_ALL,     /* kill every task of the cgroup */
+        _OOM_DECISION_MAX,
+} OomDecision;
+
+const char *oom_decision_to_string(OomDecision d);
+int oom_decision_from_string(const char *s, OomDecision *ret);
+
+typedef struct EngineTask {
+        uint32_t pid;
+        char comm[16];
+} EngineTask;
 
 typedef enum EngineEventType {
         ENGINE_EVENT_LIMIT_CHANGED,
@@ -97,6 +129,9 @@ typedef struct EngineEvent {
         /* OOM */
         OomKind oom_kind;
         uint64_t oom_count;  /* the kernel's counter for that kind */
+        EngineTask *tasks;   /* the cgroup's tasks at that moment, owned */
+        size_t n_tasks;
+        EngineTask killed;   /* OOM_KILL: who vanished (pid 0 = unknown) */
         /* BUDGET_EXHAUSTED */
         uint64_t requested, granted;
         /* STOPPED */
@@ -122,6 +157,14 @@ typedef struct EngineConfig {
         int realtime_priority;
         /* Worker stack size in bytes (0 = 128 KiB). */
         size_t stack_size;
+        /* OOM policies: the most the grow policy adds at the hard limit per
+         * event (0 = one seed step), how long the freeze policy waits for
+         * a decision before falling back to kill, and the shortest
+         * interval between two Oom events of one kind for one cgroup
+         * (bursts in between are folded into the next one's count). */
+        uint64_t oom_emergency_max_bytes;
+        uint64_t oom_decision_timeout_usec;
+        uint64_t oom_event_interval_usec;
 } EngineConfig;
 
 void engine_config_init_default(EngineConfig *c);
@@ -167,6 +210,7 @@ typedef struct MonitorRequest {
         uint64_t restore_max;   /* REATTACH only */
         uint64_t restore_high;  /* REATTACH only */
         uint64_t cookie;
+        OomPolicy oom_policy;   /* default OOM_POLICY_KILL */
 } MonitorRequest;
 
 int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, MemcgError *ret_error);
@@ -180,6 +224,23 @@ int engine_unmonitor(Engine *e, const char *path, uint64_t cookie, MemcgError *r
  * monitor(path, 0); returns 0 and *ret_deferred = true, no event. */
 int engine_set_initial_limit(Engine *e, const char *path, uint64_t limit, uint64_t cookie,
                              bool *ret_deferred, MemcgError *ret_error);
+
+/* Changes the OOM policy of a monitored cgroup (applied by its worker
+ * at once: v1 sets memory.oom_control's oom_kill_disable for grow and
+ * freeze). */
+int engine_set_oom_policy(Engine *e, const char *path, OomPolicy policy, MemcgError *ret_error);
+
+/* Resolves a cgroup frozen by the freeze policy. -EBUSY (with
+ * MEMCG_ERROR_FAILED and a message) when it is not waiting for one.
+ * REQUEST_DONE with cookie once carried out. */
+int engine_resolve_oom(Engine *e, const char *path, OomDecision decision, uint64_t bytes, uint64_t cookie,
+                       MemcgError *ret_error);
+
+/* Thaws every cgroup of `paths` that memcgd may have left stopped (v2
+ * cgroup.freeze = 0 where the freeze policy set it, v1 oom_kill_disable =
+ * 0), for a service manager's ExecStopPost after a crash. Returns the
+ * number thawed. */
+int engine_thaw_paths(Engine *e, char **paths);
 
 /* The remembered start limit of an unmonitored path (0 = none). */
 uint64_t engine_remembered_limit(Engine *e, const char *path);
@@ -215,6 +276,12 @@ typedef struct CgroupStats {
         bool has_pressure_some, has_pressure_full;
         /* For the restore on unmonitor and the state file. */
         uint64_t original_max, original_high, initial_limit;
+        /* OOM (monitored only). */
+        OomPolicy oom_policy;
+        bool oom_waiting;            /* frozen, waiting for a decision */
+        uint64_t oom_decision_deadline_usec; /* CLOCK_MONOTONIC */
+        uint64_t last_oom_realtime_usec;     /* CLOCK_REALTIME, 0 = never */
+        uint64_t emergency_grants;           /* grow policy grants so far */
 } CgroupStats;
 
 /* Reads the figures of any memcg below the root (monitored or not).

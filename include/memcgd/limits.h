@@ -41,8 +41,10 @@ typedef struct Tunables {
 
 /* The seed's constants. */
 void tunables_init_default(Tunables *t);
-/* 0 when every field is in range (ratios >= 1.0 and finite, margin in
- * [0,1], base > 0, max >= base); -EINVAL otherwise. */
+/* 0 when every field is in range (ratios finite in [1.0, 100], applied to
+ * a millionth; margin in [0,1]; grow_min_step and high_gap at least a page
+ * so every grow raises the limit and high stays below max; base > 0, max
+ * >= base); -EINVAL otherwise. */
 int tunables_validate(const Tunables *t);
 
 uint64_t limits_page_round_up(uint64_t v);
