@@ -13,7 +13,7 @@ PACKAGES=(
         # run: the bus, polkit, systemd's busctl and pkg-config files
         dbus-daemon dbus-bin systemd polkitd pkexec
         # tests: the v2 VM (kernel package is fetched by the test itself)
-        qemu-system-x86 busybox-static cpio gzip
+        qemu-system-x86 busybox-static cpio gzip xz-utils
         # tests: scripts
         util-linux procps psmisc jq python3
         # tests: bus suite (dbus-send prints error names; dbus-1.pc says

@@ -15,6 +15,12 @@
 
 typedef struct Worker Worker;
 
+/* How many thresholds ahead of the current high a v1 worker keeps
+ * registered. Registering sleeps in the kernel (synchronize_rcu, up to
+ * ~9 ms measured) and usage runs unthrottled from high to max on v1, so
+ * the next steps must already be armed when a burst comes. */
+#define V1_LADDER 8
+
 struct Worker {
         Engine *engine;
         Cgroup *cg;
@@ -58,6 +64,12 @@ struct Worker {
         uint64_t emergency_grants;
         /* Another worker ran out of budget: give back slack now. */
         bool squeeze_requested;
+        /* v1: a threshold ladder the registrar thread registered for this
+         * worker (an eventfd), waiting to be taken over. */
+        int pending_ladder_fd;
+        uint64_t pending_ladder[V1_LADDER];
+        unsigned pending_ladder_len;
+        uint64_t pending_ladder_generation; /* newest delivered */
 };
 
 struct Engine {
@@ -81,7 +93,22 @@ struct Engine {
          * slack. Written by the main thread under the write lock. */
         pthread_rwlock_t registry_lock;
         void *registry;            /* GPtrArray of Worker* */
+
+        /* v1: the one thread that registers threshold ladders, so that no
+         * worker is deaf while the kernel sleeps in a registration. */
+        pthread_mutex_t ladder_lock;
+        pthread_cond_t ladder_cond;
+        void *ladder_queue;        /* GQueue of LadderRequest* */
+        bool ladder_thread_started, ladder_stop;
+        pthread_t ladder_thread;
 };
+
+/* Asks the registrar to register thresholds (and the OOM notification)
+ * on a new eventfd for the worker; the result lands in the worker's
+ * pending_ladder_* fields with its ctl eventfd kicked, if `generation` is
+ * still the worker's latest. dirfd is duplicated. Thread-safe. */
+int engine_request_ladder(Engine *e, Worker *w, uint64_t generation, const uint64_t *thresholds, unsigned n);
+void engine_stop_registrar(Engine *e);
 
 /* Asks every other worker to shrink to its floor now (their slack goes
  * back to the pool). Thread-safe. Returns how many were asked. */

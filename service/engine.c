@@ -68,6 +68,9 @@ int engine_new(const EngineConfig *config, Engine **ret, MemcgError *ret_error) 
         pthread_mutex_init(&e->queue_lock, NULL);
         pthread_rwlock_init(&e->registry_lock, NULL);
         e->registry = g_ptr_array_new();
+        pthread_mutex_init(&e->ladder_lock, NULL);
+        pthread_cond_init(&e->ladder_cond, NULL);
+        e->ladder_queue = g_queue_new();
         e->queue = g_queue_new();
         e->workers = g_hash_table_new(g_str_hash, g_str_equal);
         e->remembered = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
@@ -141,6 +144,8 @@ int engine_event_fd(Engine *e) {
 static Worker *worker_free(Engine *e, Worker *w) {
         if (!w)
                 return NULL;
+        if (w->pending_ladder_fd >= 0)
+                close(w->pending_ladder_fd);
         if (e->notify)
                 notify_remove(e->notify, w->notify_wd);
         if (w->ctl_fd >= 0)
@@ -218,6 +223,7 @@ static void request(Worker *w) {
 Engine *engine_free(Engine *e) {
         if (!e)
                 return NULL;
+        engine_stop_registrar(e);
         if (e->workers) {
                 GHashTableIter it;
                 gpointer k, v;
@@ -243,6 +249,7 @@ Engine *engine_free(Engine *e) {
                 }
                 g_hash_table_unref(e->workers);
         }
+        engine_stop_registrar(e);
         notify_free(e->notify);
         if (e->queue) {
                 EngineEvent *ev;
@@ -257,6 +264,10 @@ Engine *engine_free(Engine *e) {
         if (e->registry)
                 g_ptr_array_unref(e->registry);
         pthread_rwlock_destroy(&e->registry_lock);
+        if (e->ladder_queue)
+                g_queue_free(e->ladder_queue);
+        pthread_mutex_destroy(&e->ladder_lock);
+        pthread_cond_destroy(&e->ladder_cond);
         budget_free(e->budget);
         cgroup_root_close(&e->root);
         if (e->event_fd >= 0)
@@ -265,6 +276,10 @@ Engine *engine_free(Engine *e) {
         free(e->root_override);
         free(e);
         return NULL;
+}
+
+void engine_set_budget(Engine *e, uint64_t total) {
+        budget_set_total(e->budget, total);
 }
 
 Backend engine_backend(Engine *e) {
@@ -435,6 +450,7 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
         w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         w->events_fd = -1;
         w->notify_wd = -1;
+        w->pending_ladder_fd = -1;
         w->seq = e->next_seq++;
         w->flags = req->flags;
         w->start_limit = limit;
@@ -757,4 +773,165 @@ int engine_thaw_paths(Engine *e, char **paths) {
                 cgroup_free(cg);
         }
         return n;
+}
+
+typedef struct LadderRequest {
+        uint64_t seq;          /* the worker's */
+        uint64_t generation;
+        int dirfd;             /* a dup of the cgroup's */
+        uint64_t thresholds[V1_LADDER];
+        unsigned n;
+} LadderRequest;
+
+static int register_ladder(const LadderRequest *rq) {
+        Cgroup cg = { .backend = BACKEND_V1, .dirfd = rq->dirfd };
+        int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        int r;
+
+        if (efd < 0)
+                return -errno;
+        r = cgroup_v1_register_oom(&cg, efd);
+        for (unsigned i = 0; r >= 0 && i < rq->n; i++)
+                r = cgroup_v1_register_threshold(&cg, efd, rq->thresholds[i]);
+        if (r < 0) {
+                close(efd);
+                return r;
+        }
+        return efd;
+}
+
+/* Hands a registered eventfd to its worker if it still wants it. */
+static void deliver_ladder(Engine *e, const LadderRequest *rq, int efd) {
+        bool taken = false;
+
+        pthread_rwlock_rdlock(&e->registry_lock);
+        for (guint i = 0; i < ((GPtrArray *) e->registry)->len && !taken; i++) {
+                Worker *w = ((GPtrArray *) e->registry)->pdata[i];
+                uint64_t one = 1;
+                if (w->seq != rq->seq)
+                        continue;
+                pthread_mutex_lock(&w->lock);
+                /* Any ladder newer than the one waiting is worth taking: a
+                 * worker growing faster than registrations finish would
+                 * otherwise discard every one as superseded. */
+                if (rq->generation > w->pending_ladder_generation && !w->exited) {
+                        if (w->pending_ladder_fd >= 0)
+                                close(w->pending_ladder_fd);
+                        w->pending_ladder_generation = rq->generation;
+                        w->pending_ladder_fd = efd;
+                        memcpy(w->pending_ladder, rq->thresholds, sizeof(rq->thresholds));
+                        w->pending_ladder_len = rq->n;
+                        taken = true;
+                }
+                pthread_mutex_unlock(&w->lock);
+                if (taken)
+                        (void) !write(w->ctl_fd, &one, sizeof(one));
+        }
+        pthread_rwlock_unlock(&e->registry_lock);
+        if (!taken)
+                close(efd);
+}
+
+static void *registrar_main(void *userdata) {
+        Engine *e = userdata;
+
+        for (;;) {
+                LadderRequest *rq;
+
+                pthread_mutex_lock(&e->ladder_lock);
+                while (!e->ladder_stop && g_queue_is_empty(e->ladder_queue))
+                        pthread_cond_wait(&e->ladder_cond, &e->ladder_lock);
+                if (e->ladder_stop) {
+                        pthread_mutex_unlock(&e->ladder_lock);
+                        break;
+                }
+                rq = g_queue_pop_head(e->ladder_queue);
+                pthread_mutex_unlock(&e->ladder_lock);
+
+                int efd = register_ladder(rq);
+                if (efd >= 0)
+                        deliver_ladder(e, rq, efd);
+                else
+                        /* The worker keeps its old ladder and asks again
+                         * at its next change. */
+                        log_debug("Registering thresholds failed: %s", strerror(-efd));
+                close(rq->dirfd);
+                free(rq);
+        }
+        return NULL;
+}
+
+int engine_request_ladder(Engine *e, Worker *w, uint64_t generation, const uint64_t *thresholds, unsigned n) {
+        LadderRequest *rq;
+        int r = 0;
+
+        if (n == 0 || n > V1_LADDER)
+                return -EINVAL;
+        rq = calloc(1, sizeof(*rq));
+        if (!rq)
+                return -ENOMEM;
+        rq->seq = w->seq;
+        rq->generation = generation;
+        rq->n = n;
+        memcpy(rq->thresholds, thresholds, n * sizeof(*thresholds));
+        rq->dirfd = fcntl(w->cg->dirfd, F_DUPFD_CLOEXEC, 3);
+        if (rq->dirfd < 0) {
+                r = -errno;
+                free(rq);
+                return r;
+        }
+
+        pthread_mutex_lock(&e->ladder_lock);
+        if (e->ladder_stop)
+                r = -ESHUTDOWN;
+        else if (!e->ladder_thread_started) {
+                sigset_t all, old;
+                sigfillset(&all);
+                pthread_sigmask(SIG_BLOCK, &all, &old);
+                r = -pthread_create(&e->ladder_thread, NULL, registrar_main, e);
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                if (r == 0)
+                        e->ladder_thread_started = true;
+        }
+        if (r == 0) {
+                /* A newer request of the same worker supersedes one still
+                 * queued (not one being registered): drop it. */
+                for (GList *it = ((GQueue *) e->ladder_queue)->head; it; it = it->next) {
+                        LadderRequest *q = it->data;
+                        if (q->seq == rq->seq) {
+                                close(q->dirfd);
+                                free(q);
+                                g_queue_delete_link(e->ladder_queue, it);
+                                break;
+                        }
+                }
+                g_queue_push_tail(e->ladder_queue, rq);
+                pthread_cond_signal(&e->ladder_cond);
+        }
+        pthread_mutex_unlock(&e->ladder_lock);
+        if (r < 0) {
+                close(rq->dirfd);
+                free(rq);
+        }
+        return r;
+}
+
+void engine_stop_registrar(Engine *e) {
+        LadderRequest *rq;
+        bool started;
+
+        if (!e->ladder_queue)
+                return;
+        pthread_mutex_lock(&e->ladder_lock);
+        e->ladder_stop = true;
+        started = e->ladder_thread_started;
+        e->ladder_thread_started = false;
+        pthread_cond_signal(&e->ladder_cond);
+        pthread_mutex_unlock(&e->ladder_lock);
+        if (started)
+                pthread_join(e->ladder_thread, NULL);
+        while ((rq = g_queue_pop_head(e->ladder_queue))) {
+                close(rq->dirfd);
+                free(rq);
+        }
 }

@@ -14,12 +14,6 @@
 #include "engine-internal.h"
 #include "log.h"
 
-/* How many thresholds ahead of the current high a v1 worker keeps
- * registered. Registering sleeps in the kernel (synchronize_rcu, up to
- * ~9 ms measured) and usage runs unthrottled from high to max on v1, so
- * the next steps must already be armed when a burst comes. */
-#define V1_LADDER 4
-
 /* The most grow steps one wake-up may take: enough to catch up with a
  * fast burst, bounded so that a cgroup that keeps breaching cannot keep
  * its worker from the control eventfd. */
@@ -37,6 +31,8 @@ typedef struct WorkerLocal {
         int ladder_fd;
         uint64_t ladder[V1_LADDER];
         unsigned ladder_len;
+        uint64_t ladder_generation;  /* of the last request to the registrar */
+        uint64_t ladder_requested_max;
 
         /* OOM */
         OomPolicy policy;
@@ -56,6 +52,7 @@ typedef struct WorkerLocal {
         unsigned retries;
         bool retry_emergency;
         bool last_grow_denied;
+        bool exhausted_announced;
 } WorkerLocal;
 
 #define NEVER UINT64_MAX
@@ -114,7 +111,10 @@ static uint64_t take_pages(Budget *b, uint64_t want) {
         return aligned;
 }
 
-static int apply_limits(Worker *w, WorkerLocal *l, uint64_t new_max, LimitReason reason) {
+/* Writes the limits; announces them unless `quiet` (a caller that still
+ * has accounting to do announces after it, so that a listener reading
+ * the pool on the event sees it settled). */
+static int write_limits(Worker *w, WorkerLocal *l, uint64_t new_max, LimitReason reason, bool quiet) {
         uint64_t new_high = limits_high_from_max(l->t, new_max);
         uint64_t old_max = l->max;
         bool max_written;
@@ -130,35 +130,37 @@ static int apply_limits(Worker *w, WorkerLocal *l, uint64_t new_max, LimitReason
         if (r < 0)
                 log_warning("%s: max set to %llu but writing the high line failed: %s", w->cg->path,
                             (unsigned long long) new_max, strerror(-r));
-        post_limit(w, old_max, l->max, l->high, reason);
+        if (!quiet)
+                post_limit(w, old_max, l->max, l->high, reason);
         return 0;
 }
 
-/* Keeps v1 usage thresholds registered at the current high and the next
- * steps. The new eventfd is fully registered before the old one is
- * closed (closing is what ends a registration), so there is never a
- * moment without a threshold armed. */
-static int v1_rearm(Worker *w, WorkerLocal *l) {
-        uint64_t ladder[V1_LADDER];
-        unsigned n = 0;
-        uint64_t m = l->max;
-        int efd, r;
+static int apply_limits(Worker *w, WorkerLocal *l, uint64_t new_max, LimitReason reason) {
+        return write_limits(w, l, new_max, reason, false);
+}
 
-        for (unsigned i = 0; i < l->ladder_len; i++)
-                if (l->ladder[i] == l->high && i + 2 < l->ladder_len)
-                        return 0; /* still two steps ahead */
+/* The thresholds of the current high and the next steps, assuming full
+ * grants (a partial grant or a shrink makes a new ladder). */
+static unsigned v1_ladder_for(const WorkerLocal *l, uint64_t *ladder) {
+        uint64_t m = l->max;
+        unsigned n = 0;
 
         for (; n < V1_LADDER; n++) {
                 ladder[n] = limits_high_from_max(l->t, m);
                 uint64_t d = limits_grow_delta(l->t, m);
-                if (d == 0)
+                if (d == 0) {
+                        n++;
                         break;
+                }
                 m += d;
         }
-        if (n == 0)
-                n = 1;
+        return n;
+}
 
-        efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+static int v1_register(Worker *w, const uint64_t *ladder, unsigned n) {
+        int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        int r;
+
         if (efd < 0)
                 return -errno;
         r = cgroup_v1_register_oom(w->cg, efd);
@@ -168,12 +170,70 @@ static int v1_rearm(Worker *w, WorkerLocal *l) {
                 close(efd);
                 return r;
         }
+        return efd;
+}
+
+static void v1_install(WorkerLocal *l, int efd, const uint64_t *ladder, unsigned n) {
+        log_debug("ladder installed: %u thresholds from %llu to %llu", n, (unsigned long long) ladder[0],
+                  (unsigned long long) ladder[n - 1]);
+        /* Closing the old eventfd is what ends its registrations: only now
+         * that the new one is armed. */
         if (l->ladder_fd >= 0)
                 close(l->ladder_fd);
         l->ladder_fd = efd;
-        memcpy(l->ladder, ladder, sizeof(ladder));
+        memcpy(l->ladder, ladder, n * sizeof(*ladder));
         l->ladder_len = n;
-        return 1;
+}
+
+/* The first ladder, registered by the worker itself before it reports
+ * the monitor done. */
+static int v1_arm_initial(Worker *w, WorkerLocal *l) {
+        uint64_t ladder[V1_LADDER];
+        unsigned n = v1_ladder_for(l, ladder);
+        int efd = v1_register(w, ladder, n);
+        if (efd < 0)
+                return efd;
+        v1_install(l, efd, ladder, n);
+        l->ladder_requested_max = l->max;
+        return 0;
+}
+
+/* Keeps the registered thresholds at least two steps ahead of the current
+ * high. New registrations are made by the engine's registrar thread while
+ * this worker keeps answering on the old eventfd: a registration sleeps
+ * in the kernel for milliseconds, during which a worker registering
+ * inline would be deaf to a burst. */
+static void v1_keep_ahead(Worker *w, WorkerLocal *l) {
+        uint64_t ladder[V1_LADDER];
+        unsigned n;
+
+        for (unsigned i = 0; i < l->ladder_len; i++)
+                if (l->ladder[i] == l->high && i + 2 < l->ladder_len)
+                        return;
+        if (l->ladder_requested_max == l->max)
+                return; /* asked already: waiting for the registrar */
+        n = v1_ladder_for(l, ladder);
+        if (engine_request_ladder(w->engine, w, ++l->ladder_generation, ladder, n) == 0)
+                l->ladder_requested_max = l->max;
+}
+
+/* Takes over a ladder the registrar finished. Returns true if one was
+ * installed (crossings meanwhile may only have reached the old one). */
+static bool v1_take_pending(Worker *w, WorkerLocal *l) {
+        uint64_t ladder[V1_LADDER];
+        unsigned n;
+        int efd;
+
+        pthread_mutex_lock(&w->lock);
+        efd = w->pending_ladder_fd;
+        n = w->pending_ladder_len;
+        memcpy(ladder, w->pending_ladder, sizeof(ladder));
+        w->pending_ladder_fd = -1;
+        pthread_mutex_unlock(&w->lock);
+        if (efd < 0)
+                return false;
+        v1_install(l, efd, ladder, n);
+        return true;
 }
 
 static int read_events(Worker *w, MemoryEvents *ret) {
@@ -206,8 +266,10 @@ static void post_oom(Worker *w, WorkerLocal *l, OomKind kind) {
         size_t n = 0;
 
         (void) cgroup_read_tasks(w->cg, &now, &n, 4096);
-        if (kind == OOM_KIND_OOM_KILL) {
-                /* Who vanished since the last look is who the kernel took. */
+        /* Who vanished since the last look is who the kernel took. The
+         * victim may still be exiting (freeing its memory) when the
+         * counter moves: give it up to 100 ms to leave. */
+        for (int tries = 0; kind == OOM_KIND_OOM_KILL && e.killed.pid == 0 && tries < 20; tries++) {
                 for (size_t i = 0; i < l->n_snap && e.killed.pid == 0; i++) {
                         bool alive = false;
                         for (size_t j = 0; j < n && !alive; j++)
@@ -215,6 +277,13 @@ static void post_oom(Worker *w, WorkerLocal *l, OomKind kind) {
                         if (!alive)
                                 e.killed = l->snap[i];
                 }
+                if (e.killed.pid != 0 || l->n_snap == 0)
+                        break;
+                usleep(5000);
+                free(now);
+                now = NULL;
+                n = 0;
+                (void) cgroup_read_tasks(w->cg, &now, &n, 4096);
         }
         e.tasks = now;
         e.n_tasks = n < MAX_TASKS ? n : MAX_TASKS;
@@ -278,20 +347,22 @@ static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
         if (granted < delta) {
                 /* Before giving up, take memory back from the others'
                  * unused slack, and try again shortly. */
-                if (l->retries < RETRIES) {
-                        if (l->retries == 0)
-                                (void) engine_squeeze_others(w->engine, w);
+                if (l->retries < RETRIES && (l->retries > 0 || engine_squeeze_others(w->engine, w) > 0)) {
                         l->retries++;
                         l->retry_deadline = now_usec() + RETRY_USEC;
                         l->retry_emergency = emergency;
                 } else {
-                        announce_exhausted(w, delta, granted);
+                        /* Once per shortage, not at every breach of it. */
+                        if (!l->exhausted_announced)
+                                announce_exhausted(w, delta, granted);
+                        l->exhausted_announced = true;
                         l->retries = 0;
                         l->retry_deadline = NEVER;
                 }
         } else {
                 l->retries = 0;
                 l->retry_deadline = NEVER;
+                l->exhausted_announced = false;
         }
         if (granted > 0) {
                 int r = apply_limits(w, l, l->max + granted, emergency ? LIMIT_REASON_EMERGENCY : LIMIT_REASON_GROW);
@@ -405,10 +476,9 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
         if (r < 0)
                 return r;
 
-        /* Whoever is in the cgroup when it presses on its limit is who an
-         * OOM kill would take: keep that list fresh (at most every 100 ms). */
-        if (ev.max != l->last_events.max && now_usec() >= l->snap_usec + 100 * 1000)
-                refresh_snapshot(w, l);
+        /* An OOM kill first, named against the tasks seen before it. */
+        if (ev.oom_kill != l->last_events.oom_kill)
+                note_oom(w, l, OOM_KIND_OOM_KILL, ev.oom_kill);
         if (ev.max != l->last_events.max)
                 note_oom(w, l, OOM_KIND_MAX, ev.max);
         if (ev.oom != l->last_events.oom) {
@@ -423,8 +493,6 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
                                 l->kill_fallback = false;
                 }
         }
-        if (ev.oom_kill != l->last_events.oom_kill)
-                note_oom(w, l, OOM_KIND_OOM_KILL, ev.oom_kill);
         if (ev.oom_group_kill != l->last_events.oom_group_kill)
                 note_oom(w, l, OOM_KIND_OOM_GROUP_KILL, ev.oom_group_kill);
         if (w->cg->backend == BACKEND_V2 && ev.max != l->last_events.max)
@@ -436,7 +504,14 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
 
         if (w->cg->backend == BACKEND_V2 && ev.high != l->last_high_events)
                 candidate = true;
-        if (!candidate)
+        /* Whoever is in the cgroup when it presses on its lines is who an
+         * OOM kill would take: keep that list fresh, at most every 100 ms
+         * (v1 kills within a millisecond of the limit: too late to look
+         * then). */
+        if ((candidate || limit_hit) && now_usec() >= l->snap_usec + 100 * 1000)
+                refresh_snapshot(w, l);
+        /* Tasks stopped for a decision get nothing by themselves. */
+        if (!candidate || l->waiting)
                 return 0;
         /* Counted as seen only once usage could be read: a failed read
          * leaves the breach pending for the next wake-up. */
@@ -448,6 +523,9 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
         for (int i = 0; i < MAX_GROWS_PER_WAKE; i++) {
                 if (i > 0 && (r = cgroup_read_usage(w->cg, &usage)) < 0)
                         return r;
+                log_debug("%s: usage %llu high %llu max %llu%s", w->cg->path, (unsigned long long) usage,
+                          (unsigned long long) l->high, (unsigned long long) l->max,
+                          breached(w, l, usage) ? ": breach" : "");
                 if (!breached(w, l, usage))
                         break;
                 if (i == 0) {
@@ -483,8 +561,8 @@ static void shrink_to(Worker *w, WorkerLocal *l, uint32_t margin_n) {
         /* Never write max below usage: on v2 that reclaims and then
          * OOM-kills, on v1 it fails with EBUSY. */
         if (dec > 0 && l->max - dec > usage) {
-                uint64_t old_granted = l->granted;
-                r = apply_limits(w, l, l->max - dec, LIMIT_REASON_SHRINK);
+                uint64_t old_granted = l->granted, old_max = l->max;
+                r = write_limits(w, l, l->max - dec, LIMIT_REASON_SHRINK, true);
                 if (r == 0) {
                         uint64_t back = budget_give(w->engine->budget, dec);
                         l->granted = old_granted >= back ? old_granted - back : 0;
@@ -493,8 +571,9 @@ static void shrink_to(Worker *w, WorkerLocal *l, uint32_t margin_n) {
                                  * corrects the limit by the difference. */
                                 log_warning("%s: the pool took back %llu of %llu bytes, correcting", w->cg->path,
                                             (unsigned long long) back, (unsigned long long) dec);
-                                (void) apply_limits(w, l, l->max + (dec - back), LIMIT_REASON_SHRINK);
+                                (void) write_limits(w, l, l->max + (dec - back), LIMIT_REASON_SHRINK, true);
                         }
+                        post_limit(w, old_max, l->max, l->high, LIMIT_REASON_SHRINK);
                         pthread_mutex_lock(&w->lock);
                         w->limit_decreases++;
                         pthread_mutex_unlock(&w->lock);
@@ -605,12 +684,17 @@ static void decide(Worker *w, WorkerLocal *l, OomDecision d, uint64_t bytes, uin
         post_done(w, cookie, err.code ? &err : NULL);
 }
 
-/* No decision in time: the kernel's default, kill. */
+/* No decision in time: the kernel's default, kill — done here as the
+ * kernel's OOM killer would, on the largest task, so that nothing can
+ * race it (a thawed task could otherwise get through on a growth). */
 static void decision_timeout(Worker *w, WorkerLocal *l) {
-        log_notice("%s: no OOM decision within the timeout, falling back to kill", w->cg->path);
-        if (w->cg->backend == BACKEND_V1)
-                v1_let_kernel_kill(w, l);
-        /* v2: thawed at max, the kernel's own OOM handling runs. */
+        EngineTask victim = {};
+
+        if (cgroup_largest_task(w->cg, &victim) == 0 && victim.pid != 0 && kill((pid_t) victim.pid, SIGKILL) == 0)
+                log_notice("%s: no OOM decision within the timeout: killed %s[%u], its largest task", w->cg->path,
+                           victim.comm, victim.pid);
+        else
+                log_notice("%s: no OOM decision within the timeout, and no task to kill", w->cg->path);
         leave_waiting(w, l);
 }
 
@@ -669,10 +753,11 @@ static void rebase(Worker *w, WorkerLocal *l, uint64_t limit, uint64_t cookie) {
                         l->granted += need;
         } else {
                 /* Lower first, then hand the bytes back, as a shrink. */
-                r = apply_limits(w, l, limit, LIMIT_REASON_MANUAL);
+                r = write_limits(w, l, limit, LIMIT_REASON_MANUAL, true);
                 if (r >= 0) {
                         uint64_t back = budget_give(w->engine->budget, old_max - limit);
                         l->granted = l->granted >= back ? l->granted - back : 0;
+                        post_limit(w, old_max, l->max, l->high, LIMIT_REASON_MANUAL);
                 }
         }
         if (r < 0) {
@@ -875,7 +960,7 @@ void *worker_main(void *userdata) {
         apply_policy(w, &l, policy);
         refresh_snapshot(w, &l);
         if (w->cg->backend == BACKEND_V1) {
-                r = v1_rearm(w, &l);
+                r = v1_arm_initial(w, &l);
                 if (r < 0) {
                         memcg_error_set(&err, MEMCG_ERROR_FAILED,
                                         "Cannot register usage notifications for cgroup '%s' (cgroup.event_control): %s",
@@ -965,6 +1050,10 @@ void *worker_main(void *userdata) {
                         pthread_mutex_unlock(&w->lock);
                         if (stop)
                                 break;
+                        /* Crossings while the registrar worked may only
+                         * have reached the old eventfd: look again. */
+                        if (w->cg->backend == BACKEND_V1 && v1_take_pending(w, &l))
+                                fired = true;
                         if (pc)
                                 apply_policy(w, &l, np);
                         if (dr)
@@ -1008,16 +1097,8 @@ void *worker_main(void *userdata) {
                 flush_pending_oom(w, &l);
                 if (now >= l.deadline)
                         shrink(w, &l);
-                if (w->cg->backend == BACKEND_V1) {
-                        r = v1_rearm(w, &l);
-                        if (r < 0 && !cgroup_is_removed(w->cg))
-                                log_warning("%s: re-registering usage thresholds failed: %s, keeping the previous ones",
-                                            w->cg->path, strerror(-r));
-                        if (r > 0)
-                                /* Crossings during the registration may only
-                                 * have reached the old eventfd. */
-                                (void) handle_kernel_events(w, &l, true);
-                }
+                if (w->cg->backend == BACKEND_V1)
+                        v1_keep_ahead(w, &l);
                 publish(w, &l);
         }
 

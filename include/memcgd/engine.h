@@ -181,6 +181,10 @@ int engine_event_fd(Engine *e);
  * Also clears the eventfd when it returns 0. */
 int engine_pop_event(Engine *e, EngineEvent *ret);
 
+/* Changes the budget's total (a config reload, an admin's decision).
+ * Grants already made stay, even above a lower total. */
+void engine_set_budget(Engine *e, uint64_t total);
+
 Backend engine_backend(Engine *e);
 const char *engine_root(Engine *e);
 uint64_t engine_budget_total(Engine *e);
