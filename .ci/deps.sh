@@ -19,6 +19,12 @@ PACKAGES=(
         # tests: bus suite (dbus-send prints error names; dbus-1.pc says
         # where a distribution expects the bus files; useradd)
         libdbus-1-dev passwd
+        # tests: cli suite (bash-completion.pc says where completions go;
+        # the completion test uses its helpers; man checks memcgctl(1))
+        bash-completion man-db
+        # tests: gui suite (a desktop for memcg-notify: X server, session
+        # notification server, screenshots, fonts for the popups)
+        xvfb dunst imagemagick fonts-dejavu-core
 )
 
 missing=()

@@ -40,6 +40,10 @@ static const KeyDef keys[] = {
         { "Manager", "RealtimePriority", KEY_INT, CFG_OFF(engine.realtime_priority) },
         { "Manager", "WorkerStackSize", KEY_SIZE, SPECIAL },
         { "Manager", "LogLevel", KEY_STRING, SPECIAL },
+        { "Oom", "DefaultPolicy", KEY_STRING, SPECIAL },
+        { "Oom", "DecisionTimeout", KEY_DURATION, CFG_OFF(engine.oom_decision_timeout_usec) },
+        { "Oom", "EmergencyMax", KEY_SIZE, CFG_OFF(engine.oom_emergency_max_bytes) },
+        { "Oom", "EventInterval", KEY_DURATION, CFG_OFF(engine.oom_event_interval_usec) },
         { "Limits", "HighRatioThreshold", KEY_SIZE, CFG_OFF(engine.tunables.high_ratio_threshold) },
         { "Limits", "HighRatio", KEY_DOUBLE, CFG_OFF(engine.tunables.high_ratio) },
         { "Limits", "HighGap", KEY_SIZE, CFG_OFF(engine.tunables.high_gap) },
@@ -127,6 +131,11 @@ static int apply_value(ServiceConfig *c, const KeyDef *k, const char *value, con
                         r = log_level_from_string(value);
                         if (r >= 0)
                                 c->log_level = r;
+                } else if (streq(k->key, "DefaultPolicy")) {
+                        OomPolicy p;
+                        r = oom_policy_from_string(value, &p);
+                        if (r >= 0)
+                                c->default_oom_policy = p;
                 }
                 break;
         }

@@ -12,6 +12,14 @@
  *   WorkerStackSize=    size of a worker's stack, 0 = engine default
  *   LogLevel=           err, warning, notice, info, debug
  *
+ *   [Oom]
+ *   DefaultPolicy=      kill, grow or freeze: the policy of a new Monitor
+ *   DecisionTimeout=    how long freeze waits for ResolveOom (default 30s)
+ *   EmergencyMax=       the largest grant of the grow policy at the limit
+ *                       (0 = one growth step)
+ *   EventInterval=      shortest interval between two Oom signals of one
+ *                       kind for one cgroup (default 100ms)
+ *
  *   [Limits]            the tunables of DESIGN.md §1
  *   HighRatioThreshold= HighRatio= HighGap= GrowRatio= GrowMinStep=
  *   ShrinkBase= ShrinkMax= ShrinkMinMargin=
@@ -45,6 +53,7 @@ typedef struct ServiceConfig {
         char *state_directory;
         int log_level;          /* -1 = not configured */
         char *budget_spec;      /* as written, for the log */
+        OomPolicy default_oom_policy;
 } ServiceConfig;
 
 /* Fills *ret from the defaults, the file at `path` and the overrides, in

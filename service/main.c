@@ -7,6 +7,7 @@
 #include "manager.h"
 #include "memcgd/parse.h"
 #include "nobus.h"
+#include "state.h"
 #include "util.h"
 
 /* The parsed command line: the only statics of the daemon. */
@@ -17,6 +18,7 @@ static const char *arg_log_level = NULL;
 static const char *arg_root = NULL;
 static const char *arg_shrink_base = NULL;
 static bool arg_no_bus = false;
+static bool arg_thaw = false;
 static GPtrArray *arg_monitor = NULL; /* "PATH=SIZE" strings, NULL-terminated */
 
 static void help(void) {
@@ -33,7 +35,9 @@ static void help(void) {
                "     --shrink-base=DURATION  Base of the shrink backoff timer (default 1s)\n"
                "     --no-bus                Do not use D-Bus: monitor the --monitor cgroups and print\n"
                "                             every event on stdout\n"
-               "     --monitor=PATH=SIZE     With --no-bus: monitor PATH (SIZE 0 = derived); repeatable\n\n"
+               "     --monitor=PATH=SIZE     With --no-bus: monitor PATH (SIZE 0 = derived); repeatable\n"
+               "     --thaw                  Thaw every cgroup of the state file that an OOM policy may have\n"
+               "                             left stopped (after a crash; the unit's ExecStopPost=), then exit\n\n"
                "The bus is the system bus, or $DBUS_SYSTEM_BUS_ADDRESS when set.\n",
                CONFIG_DEFAULT_PATH, MEMCGD_STATEDIR);
 }
@@ -50,6 +54,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_SHRINK_BASE,
                 ARG_NO_BUS,
                 ARG_MONITOR,
+                ARG_THAW,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -62,6 +67,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "shrink-base", required_argument, NULL, ARG_SHRINK_BASE },
                 { "no-bus", no_argument, NULL, ARG_NO_BUS },
                 { "monitor", required_argument, NULL, ARG_MONITOR },
+                { "thaw", no_argument, NULL, ARG_THAW },
                 {}
         };
         int c;
@@ -95,6 +101,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_SHRINK_BASE:
                         arg_shrink_base = optarg;
+                        break;
+                case ARG_THAW:
+                        arg_thaw = true;
                         break;
                 case ARG_NO_BUS:
                         arg_no_bus = true;
@@ -177,6 +186,27 @@ int main(int argc, char *argv[]) {
                  engine_root(engine), backend_to_string(engine_backend(engine)), cfg.budget_spec,
                  engine_budget_total(engine));
 
+        if (arg_thaw) {
+                /* A crashed memcgd may have left tasks stopped: a v2 cgroup
+                 * frozen, or v1's oom_kill_disable set with tasks asleep at
+                 * the limit. Give them back to the kernel. */
+                State s = {};
+                r = state_load(cfg.state_directory, &s);
+                if (r >= 0) {
+                        g_autoptr(GPtrArray) paths = g_ptr_array_new();
+                        for (size_t i = 0; i < s.n_monitored; i++)
+                                if (s.monitored[i].oom_policy != OOM_POLICY_KILL)
+                                        g_ptr_array_add(paths, s.monitored[i].path);
+                        g_ptr_array_add(paths, NULL);
+                        r = engine_thaw_paths(engine, (char **) paths->pdata);
+                        log_info("Thawed %d cgroup(s) of %zu in %s", r, s.n_monitored, cfg.state_directory);
+                        state_done(&s);
+                } else
+                        log_error("Cannot read the state in %s: %s", cfg.state_directory, strerror(-r));
+                engine_free(engine);
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        }
+
         if (arg_no_bus) {
                 r = run_no_bus(engine, monitor ? (char **) monitor->pdata : NULL);
                 engine_free(engine);
@@ -189,6 +219,8 @@ int main(int argc, char *argv[]) {
                 log_error("Failed to set up: %s", strerror(-r));
                 return EXIT_FAILURE;
         }
+
+        m->default_oom_policy = cfg.default_oom_policy;
 
         r = manager_start(m);
         if (r < 0) {

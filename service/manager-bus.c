@@ -7,6 +7,7 @@
 
 #define ACTION_MONITOR "org.memcgd1.monitor"
 #define ACTION_SET_LIMIT "org.memcgd1.set-limit"
+#define ACTION_RESOLVE_OOM "org.memcgd1.resolve-oom"
 
 /* Tasks listed in an Oom signal: enough to name the culprits, bounded so
  * that a fork bomb cannot make one signal huge. */
@@ -41,6 +42,24 @@ static int append_stats(sd_bus_message *reply, const char *path, const CgroupSta
                 r = sd_bus_message_append(reply, "{sv}", "no_increase_count", "u", st->no_increase_count);
                 if (r < 0)
                         return r;
+        }
+        if (st->monitored) {
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "oom_policy", "s",
+                                          oom_policy_to_string(st->oom_policy), "oom_waiting", "b",
+                                          (int) st->oom_waiting, "emergency_grants", "t", st->emergency_grants);
+                if (r < 0)
+                        return r;
+                if (st->last_oom_realtime_usec > 0) {
+                        r = sd_bus_message_append(reply, "{sv}", "last_oom_usec", "t", st->last_oom_realtime_usec);
+                        if (r < 0)
+                                return r;
+                }
+                if (st->oom_waiting) {
+                        r = sd_bus_message_append(reply, "{sv}", "oom_decision_deadline_usec", "t",
+                                                  st->oom_decision_deadline_usec);
+                        if (r < 0)
+                                return r;
+                }
         }
         if (st->has_pressure_some) {
                 r = sd_bus_message_append(reply, "{sv}", "pressure_some_avg10", "d", st->pressure_some_avg10);
@@ -135,6 +154,7 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 .path = path,
                 .initial_limit = limit,
                 .cookie = manager_new_cookie(m),
+                .oom_policy = m->default_oom_policy,
         };
         r = engine_monitor(m->engine, &req, &already, &err);
         if (r < 0)
@@ -144,6 +164,8 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 c = manager_add_cgroup(m, path);
         if (!c)
                 return -ENOMEM;
+        /* A fresh Monitor supersedes an entry that could not be re-attached. */
+        manager_drop_dormant(m, path);
 
         if (already) {
                 /* The engine had it and we had no record (or a stale
@@ -163,6 +185,7 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 c->original_high = before.has[STAT_HIGH_LIMIT_BYTES] ? before.values[STAT_HIGH_LIMIT_BYTES] : 0;
         }
         c->initial_limit = limit;
+        c->oom_policy = m->default_oom_policy;
         c->state = CGROUP_PENDING;
         c->pending_cookie = req.cookie;
         (void) manager_add_request(m, req.cookie, REQUEST_MONITOR, path, limit, msg);
@@ -191,6 +214,12 @@ static int method_unmonitor(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 return 1;
 
         c = manager_get_cgroup(m, path);
+        if (!c && g_hash_table_contains(m->dormant, path)) {
+                /* Not monitored since the re-attach failed: forgetting it
+                 * is all Unmonitor can do. */
+                manager_drop_dormant(m, path);
+                (void) manager_save_state(m);
+        }
         if (c && c->state == CGROUP_LEAVING)
                 return sd_bus_error_setf(error, memcg_error_name(MEMCG_ERROR_NOT_MONITORED),
                                          "Cgroup %s is not monitored: it is being unmonitored already.", path);
@@ -251,6 +280,85 @@ static int method_get_stats(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
         return reply_stats(m, msg, path, error);
+}
+
+static int method_set_oom_policy(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *path, *name;
+        MemcgError err = {};
+        MonitoredCgroup *c;
+        OomPolicy policy;
+        int r;
+
+        r = sd_bus_message_read(msg, "ss", &path, &name);
+        if (r < 0)
+                return r;
+        if (cgroup_path_validate(path, &err) < 0)
+                return bus_error_from_memcg(error, &err);
+        if (oom_policy_from_string(name, &policy) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Unknown OOM policy '%s' for cgroup %s: expected kill, grow or freeze.",
+                                         name, path);
+
+        /* Choosing what happens at the limit is part of monitoring. */
+        r = polkit_check(m->polkit, msg, ACTION_MONITOR,
+                         (const char *const[]) { "cgroup", path, "oom_policy", name, NULL }, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+
+        c = manager_get_cgroup(m, path);
+        if (!c || c->state != CGROUP_ACTIVE)
+                return sd_bus_error_setf(error, memcg_error_name(MEMCG_ERROR_NOT_MONITORED),
+                                         "Cgroup %s is not monitored: Monitor it first, then set its OOM policy.",
+                                         path);
+        r = engine_set_oom_policy(m->engine, path, policy, &err);
+        if (r < 0)
+                return bus_error_from_memcg(error, &err);
+        if (c->oom_policy != policy) {
+                c->oom_policy = policy;
+                (void) manager_save_state(m);
+                manager_bus_emit_oom_changed(m, c);
+        }
+        log_info("%s: OOM policy %s", path, name);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_resolve_oom(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *path, *name;
+        uint64_t bytes, cookie;
+        MemcgError err = {};
+        OomDecision decision;
+        char bytes_str[21];
+        int r;
+
+        r = sd_bus_message_read(msg, "sst", &path, &name, &bytes);
+        if (r < 0)
+                return r;
+        if (cgroup_path_validate(path, &err) < 0)
+                return bus_error_from_memcg(error, &err);
+        if (oom_decision_from_string(name, &decision) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Unknown OOM decision '%s' for cgroup %s: expected raise, kill-largest or kill-all.",
+                                         name, path);
+
+        (void) snprintf(bytes_str, sizeof bytes_str, "%" PRIu64, bytes);
+        r = polkit_check(m->polkit, msg, ACTION_RESOLVE_OOM,
+                         (const char *const[]) { "cgroup", path, "decision", name, "bytes", bytes_str, NULL }, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+
+        cookie = manager_new_cookie(m);
+        r = engine_resolve_oom(m->engine, path, decision, bytes, cookie, &err);
+        if (r < 0)
+                return bus_error_from_memcg(error, &err);
+        log_info("%s: OOM decision %s (%" PRIu64 " bytes)", path, name, bytes);
+        (void) manager_add_request(m, cookie, REQUEST_RESOLVE_OOM, path, bytes, msg);
+        return 1;
 }
 
 static int method_list_monitored(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -339,6 +447,14 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(so)", cgroups),
                                 method_list_monitored, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetOomPolicy",
+                                SD_BUS_ARGS("s", cgroup, "s", policy),
+                                SD_BUS_NO_RESULT,
+                                method_set_oom_policy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResolveOom",
+                                SD_BUS_ARGS("s", cgroup, "s", decision, "t", bytes),
+                                SD_BUS_NO_RESULT,
+                                method_resolve_oom, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("LimitChanged",
                                 SD_BUS_ARGS("s", cgroup, "t", old_max, "t", new_max, "t", new_high, "s", reason),
                                 0),
@@ -347,6 +463,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 0),
         SD_BUS_SIGNAL_WITH_ARGS("BudgetExhausted",
                                 SD_BUS_ARGS("s", cgroup, "t", requested, "t", granted),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("TasksKilled",
+                                SD_BUS_ARGS("s", cgroup, "a(us)", tasks, "s", cause),
                                 0),
         SD_BUS_SIGNAL_WITH_ARGS("MonitorStopped",
                                 SD_BUS_ARGS("s", cgroup, "s", reason),
@@ -414,6 +533,10 @@ static int cgroup_property_get(sd_bus *bus, const char *path, const char *interf
                 return sd_bus_message_append(reply, "t", c->max);
         if (streq(property, "HighLimitBytes"))
                 return sd_bus_message_append(reply, "t", c->high);
+        if (streq(property, "OomPolicy"))
+                return sd_bus_message_append(reply, "s", oom_policy_to_string(c->oom_policy));
+        if (streq(property, "OomWaiting"))
+                return sd_bus_message_append(reply, "b", (int) c->oom_waiting);
 
         /* CurrentBytes: read from the kernel now. */
         CgroupStats st = {};
@@ -440,6 +563,8 @@ static const sd_bus_vtable cgroup_vtable[] = {
         SD_BUS_PROPERTY("MaxLimitBytes", "t", cgroup_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("HighLimitBytes", "t", cgroup_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("CurrentBytes", "t", cgroup_property_get, 0, 0),
+        SD_BUS_PROPERTY("OomPolicy", "s", cgroup_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("OomWaiting", "b", cgroup_property_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("GetStats",
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a{sv}", stats),
@@ -537,6 +662,26 @@ static int append_tasks(sd_bus_message *s, const char *root, const char *path) {
         return sd_bus_message_close_container(s);
 }
 
+static int append_engine_tasks(sd_bus_message *s, const EngineTask *tasks, size_t n) {
+        int r;
+
+        r = sd_bus_message_open_container(s, 'a', "(us)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && i < OOM_TASKS_MAX; i++) {
+                char comm[sizeof tasks[i].comm + 1];
+
+                memcpy(comm, tasks[i].comm, sizeof tasks[i].comm);
+                comm[sizeof tasks[i].comm] = 0;
+                if (!g_utf8_validate(comm, -1, NULL))
+                        g_strlcpy(comm, "?", sizeof comm);
+                r = sd_bus_message_append(s, "(us)", tasks[i].pid, comm);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(s);
+}
+
 void manager_bus_emit_oom(Manager *m, const EngineEvent *ev) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
         const char *kind = oom_kind_to_string(ev->oom_kind) ?: "unknown";
@@ -546,12 +691,44 @@ void manager_bus_emit_oom(Manager *m, const EngineEvent *ev) {
         r = sd_bus_message_new_signal(m->bus, &s, MEMCGD_MANAGER_PATH, MEMCGD_MANAGER_INTERFACE, "Oom");
         if (r >= 0)
                 r = sd_bus_message_append(s, "sst", ev->path, kind, ev->oom_count);
-        if (r >= 0)
+        /* The worker's snapshot, taken when it saw the event, is closer to
+         * "the tasks at that moment" than a read now (a killed task is
+         * gone by now); read now only when it took none. */
+        if (r >= 0 && ev->tasks)
+                r = append_engine_tasks(s, ev->tasks, ev->n_tasks);
+        else if (r >= 0)
                 r = append_tasks(s, engine_root(m->engine), ev->path);
         if (r >= 0)
                 r = sd_bus_send(m->bus, s, NULL);
         if (r < 0)
                 log_warning("Failed to emit Oom for %s: %s", ev->path, strerror(-r));
+}
+
+void manager_bus_emit_tasks_killed(Manager *m, const EngineEvent *ev) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        const char *cause = kill_cause_to_string(ev->kill_cause) ?: "kernel";
+        int r;
+
+        for (size_t i = 0; i < ev->n_tasks; i++)
+                log_notice("%s: %s[%u] killed (%s)", ev->path, ev->tasks[i].comm, ev->tasks[i].pid, cause);
+        r = sd_bus_message_new_signal(m->bus, &s, MEMCGD_MANAGER_PATH, MEMCGD_MANAGER_INTERFACE, "TasksKilled");
+        if (r >= 0)
+                r = sd_bus_message_append(s, "s", ev->path);
+        if (r >= 0)
+                r = append_engine_tasks(s, ev->tasks, ev->n_tasks);
+        if (r >= 0)
+                r = sd_bus_message_append(s, "s", cause);
+        if (r >= 0)
+                r = sd_bus_send(m->bus, s, NULL);
+        if (r < 0)
+                log_warning("Failed to emit TasksKilled for %s: %s", ev->path, strerror(-r));
+}
+
+void manager_bus_emit_oom_changed(Manager *m, MonitoredCgroup *c) {
+        int r = sd_bus_emit_properties_changed(m->bus, c->object_path, MEMCGD_CGROUP_INTERFACE, "OomPolicy",
+                                               "OomWaiting", NULL);
+        if (r < 0)
+                log_debug("Failed to emit PropertiesChanged on %s: %s", c->object_path, strerror(-r));
 }
 
 void manager_bus_emit_budget_exhausted(Manager *m, const EngineEvent *ev) {

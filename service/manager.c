@@ -14,6 +14,8 @@
  * between. It also bounds the coalescing window. */
 #define DRAIN_MAX 1024
 
+#define IN_SET_ERR(x, a, b, c) ((x) == (a) || (x) == (b) || (x) == (c))
+
 /* How long start-up waits for the workers of the state file to report
  * back before taking the bus name anyway. Re-attaching writes no limits,
  * so this only trips when the engine is stuck. */
@@ -51,6 +53,7 @@ int manager_new(Engine *engine, const char *state_directory, Manager **ret) {
         m->cgroups = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, cgroup_free);
         m->requests = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, request_free);
         m->remembered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        m->dormant = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         m->next_cookie = 1;
 
         r = sd_event_default(&m->event);
@@ -84,6 +87,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sigterm_source);
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->reattach_timer);
+        sd_event_source_disable_unref(m->recheck_timer);
 
         /* Calls parked for polkit or the engine hold bus messages: drop
          * them before the bus. */
@@ -99,6 +103,8 @@ Manager *manager_free(Manager *m) {
                 g_hash_table_destroy(m->cgroups);
         if (m->remembered)
                 g_hash_table_destroy(m->remembered);
+        if (m->dormant)
+                g_hash_table_destroy(m->dormant);
         sd_event_unref(m->event);
         g_free(m->state_directory);
         g_free(m);
@@ -133,6 +139,25 @@ Request *manager_add_request(Manager *m, uint64_t cookie, RequestType type, cons
 
 void manager_remember_limit(Manager *m, const char *path, uint64_t limit) {
         g_hash_table_replace(m->remembered, g_strdup(path), g_memdup2(&limit, sizeof limit));
+}
+
+bool memcg_error_is_transient(MemcgErrorCode code) {
+        return !IN_SET_ERR(code, MEMCG_ERROR_INVALID_PATH, MEMCG_ERROR_NO_SUCH_CGROUP, MEMCG_ERROR_NOT_MEMCG);
+}
+
+void manager_add_dormant(Manager *m, const char *path, uint64_t original_max, uint64_t original_high,
+                         uint64_t initial_limit) {
+        StateMonitored *e = g_new0(StateMonitored, 1);
+
+        /* e->path stays NULL: the key is the path. */
+        e->original_max = original_max;
+        e->original_high = original_high;
+        e->initial_limit = initial_limit;
+        g_hash_table_replace(m->dormant, g_strdup(path), e);
+}
+
+void manager_drop_dormant(Manager *m, const char *path) {
+        g_hash_table_remove(m->dormant, path);
 }
 
 MonitoredCgroup *manager_get_cgroup(Manager *m, const char *path) {
@@ -191,6 +216,11 @@ void manager_refresh_cgroup(Manager *m, MonitoredCgroup *c) {
                 c->initial_limit = st.initial_limit;
 }
 
+static void add_monitored_record(State *s, const MonitoredCgroup *c) {
+        if (state_add_monitored(s, c->path, c->original_max, c->original_high, c->initial_limit) >= 0)
+                s->monitored[s->n_monitored - 1].oom_policy = c->oom_policy;
+}
+
 int manager_save_state(Manager *m) {
         _cleanup_strv_free_ char **order = NULL;
         State s = {};
@@ -205,15 +235,21 @@ int manager_save_state(Manager *m) {
         for (char **p = order; p && *p; p++) {
                 MonitoredCgroup *c = manager_get_cgroup(m, *p);
                 if (c && c->state != CGROUP_LEAVING)
-                        (void) state_add_monitored(&s, c->path, c->original_max, c->original_high, c->initial_limit);
+                        add_monitored_record(&s, c);
         }
         MonitoredCgroup *c;
         g_hash_table_iter_init(&it, m->cgroups);
         while (g_hash_table_iter_next(&it, NULL, (void **) &c)) {
                 if (c->state == CGROUP_LEAVING || (order && g_strv_contains((const char *const *) order, c->path)))
                         continue;
-                (void) state_add_monitored(&s, c->path, c->original_max, c->original_high, c->initial_limit);
+                add_monitored_record(&s, c);
         }
+
+        StateMonitored *d;
+        g_hash_table_iter_init(&it, m->dormant);
+        while (g_hash_table_iter_next(&it, (void **) &path, (void **) &d))
+                if (!manager_get_cgroup(m, path))
+                        (void) state_add_monitored(&s, path, d->original_max, d->original_high, d->initial_limit);
 
         uint64_t *limit;
         g_hash_table_iter_init(&it, m->remembered);
@@ -226,9 +262,22 @@ int manager_save_state(Manager *m) {
                         g_hash_table_iter_remove(&it);
                         continue;
                 }
+                /* A monitored cgroup's record carries its initial limit;
+                 * the file lists each path once. */
+                c = manager_get_cgroup(m, path);
+                if (c && c->state != CGROUP_LEAVING)
+                        continue;
                 (void) state_add_remembered(&s, path, *limit);
         }
 
+        if (m->state_unreadable) {
+                /* Writing now would replace what we could not read with a
+                 * subset of it. */
+                log_warning("Not saving the monitored set: %s/%s could not be read at start", m->state_directory,
+                            STATE_FILE_NAME);
+                state_done(&s);
+                return -EIO;
+        }
         r = state_save(m->state_directory, &s);
         if (r < 0)
                 log_error("Failed to save the monitored set in %s/%s: %s", m->state_directory, STATE_FILE_NAME,
@@ -265,14 +314,53 @@ void manager_send_changed(Manager *m) {
                 log_warning("Failed to emit PropertiesChanged on %s: %s", MEMCGD_MANAGER_PATH, strerror(-r));
 }
 
+/* A shrink posts LIMIT_CHANGED after lowering the limit and before
+ * giving the bytes back to the pool (the algorithm's order), so the
+ * drain that carries the event may still see the old GrantedBytes. A
+ * second look shortly after catches the settled value. */
+#define RECHECK_DELAY_USEC (UINT64_C(50) * 1000)
+
+static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_send_changed(userdata);
+        return 0;
+}
+
+static void schedule_recheck(Manager *m) {
+        int r;
+
+        if (m->recheck_timer) {
+                int enabled = SD_EVENT_OFF;
+                (void) sd_event_source_get_enabled(m->recheck_timer, &enabled);
+                if (enabled != SD_EVENT_OFF)
+                        return;
+                r = sd_event_source_set_time_relative(m->recheck_timer, RECHECK_DELAY_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->recheck_timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time_relative(m->event, &m->recheck_timer, CLOCK_MONOTONIC, RECHECK_DELAY_USEC, 0,
+                                               on_recheck, m);
+        if (r < 0)
+                log_debug("Failed to schedule a GrantedBytes re-check: %s", strerror(-r));
+}
+
 /* ---- start-up: re-attach, then take the name ----------------------------- */
 
 static int on_name_acquired(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Manager *m = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
 
+        uint32_t result = 0;
+
         if (e) {
                 log_error("Failed to acquire the bus name %s: %s", MEMCGD_BUS_NAME, e->message ?: e->name);
+                return sd_event_exit(m->event, EXIT_FAILURE);
+        }
+        /* RequestName's answer: 1 primary owner, 2 queued, 3 exists, 4
+         * already owner. Without QUEUE, anything but 1 or 4 means another
+         * instance serves. */
+        if (sd_bus_message_read(reply, "u", &result) < 0 || (result != 1 && result != 4)) {
+                log_error("Failed to acquire the bus name %s: %s", MEMCGD_BUS_NAME,
+                          result == 3 ? "another process owns it" : "unexpected answer from the bus");
                 return sd_event_exit(m->event, EXIT_FAILURE);
         }
 
@@ -322,8 +410,9 @@ static void reattach_from_state(Manager *m) {
 
         r = state_load(m->state_directory, &s);
         if (r < 0) {
-                log_error("Failed to read %s/%s: %s; starting with nothing monitored", m->state_directory,
-                          STATE_FILE_NAME, strerror(-r));
+                log_error("Failed to read %s/%s: %s; starting with nothing monitored and leaving the file alone",
+                          m->state_directory, STATE_FILE_NAME, strerror(-r));
+                m->state_unreadable = true;
                 return;
         }
         if (r > 0)
@@ -339,13 +428,19 @@ static void reattach_from_state(Manager *m) {
                         .restore_max = e->original_max,
                         .restore_high = e->original_high,
                         .cookie = manager_new_cookie(m),
+                        .oom_policy = e->oom_policy,
                 };
                 MemcgError err = {};
                 bool already = false;
                 MonitoredCgroup *c;
 
                 if (engine_monitor(m->engine, &req, &already, &err) < 0) {
-                        log_warning("Not re-attaching %s: %s", e->path, err.message);
+                        if (memcg_error_is_transient(err.code)) {
+                                log_warning("Cannot re-attach %s now, keeping it for the next start: %s", e->path,
+                                            err.message);
+                                manager_add_dormant(m, e->path, e->original_max, e->original_high, e->initial_limit);
+                        } else
+                                log_warning("Not re-attaching %s: %s", e->path, err.message);
                         continue;
                 }
                 if (already)
@@ -356,6 +451,7 @@ static void reattach_from_state(Manager *m) {
                 c->original_max = e->original_max;
                 c->original_high = e->original_high;
                 c->initial_limit = e->initial_limit;
+                c->oom_policy = e->oom_policy;
                 c->pending_cookie = req.cookie;
                 (void) manager_add_request(m, req.cookie, REQUEST_REATTACH, e->path, 0, NULL);
                 m->reattach_pending++;
@@ -440,7 +536,8 @@ typedef struct Slot {
  *   LIMIT_CHANGED with the same reason: one signal with the first
  *     old_max and the last new_max/new_high (a burst of grows reads as
  *     one step from where it started to where it ended);
- *   OOM of the same kind: one signal with the last (highest) counter;
+ *   OOM of the same kind: one signal with the last (highest) counter
+ *     and the last task list;
  *   BUDGET_EXHAUSTED: one signal with the last requested/granted.
  * Any other event of that cgroup in between ends the run, so per cgroup
  * the order of reasons is kept and initial, manual and restore changes are
@@ -471,7 +568,19 @@ static void coalesce(EngineEvent *evs, Slot *slots, size_t n) {
                                         break;
                                 case ENGINE_EVENT_OOM:
                                         if (p->oom_kind == ev->oom_kind) {
+                                                EngineTask *t = p->tasks;
+                                                size_t nt = p->n_tasks;
+
+                                                /* The later task list goes with
+                                                 * the later count; the older
+                                                 * one is freed with the skipped
+                                                 * event. */
                                                 p->oom_count = ev->oom_count;
+                                                p->tasks = ev->tasks;
+                                                p->n_tasks = ev->n_tasks;
+                                                p->killed = ev->killed;
+                                                ev->tasks = t;
+                                                ev->n_tasks = nt;
                                                 merge = true;
                                         }
                                         break;
@@ -507,6 +616,13 @@ static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot) {
                 }
                 return false;
 
+        case ENGINE_EVENT_OOM:
+                if (c && (ev->oom_kind == OOM_KIND_FROZEN || ev->oom_kind == OOM_KIND_RESOLVED)) {
+                        c->oom_waiting = ev->oom_kind == OOM_KIND_FROZEN;
+                        c->oom_changed = true;
+                }
+                return false;
+
         case ENGINE_EVENT_STOPPED:
                 if (!c)
                         return false;
@@ -526,7 +642,12 @@ static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot) {
                         if ((req->type == REQUEST_MONITOR || req->type == REQUEST_REATTACH) && c &&
                             c->state == CGROUP_PENDING && c->pending_cookie == req->cookie &&
                             !engine_is_monitored(m->engine, req->path)) {
-                                if (req->type == REQUEST_REATTACH)
+                                if (req->type == REQUEST_REATTACH && memcg_error_is_transient(ev->error.code)) {
+                                        log_warning("Cannot re-attach %s now, keeping it for the next start: %s",
+                                                    req->path, ev->error.message);
+                                        manager_add_dormant(m, req->path, c->original_max, c->original_high,
+                                                            c->initial_limit);
+                                } else if (req->type == REQUEST_REATTACH)
                                         log_warning("Not re-attaching %s: %s", req->path, ev->error.message);
                                 manager_remove_cgroup(m, c);
                                 return true;
@@ -560,6 +681,8 @@ static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot) {
                         if (c)
                                 c->initial_limit = req->limit;
                         return true;
+                case REQUEST_RESOLVE_OOM:
+                        return false;
                 }
                 return false;
 
@@ -579,6 +702,9 @@ static void emit_event(Manager *m, EngineEvent *ev, Slot *slot) {
                 break;
         case ENGINE_EVENT_BUDGET_EXHAUSTED:
                 manager_bus_emit_budget_exhausted(m, ev);
+                break;
+        case ENGINE_EVENT_TASKS_KILLED:
+                manager_bus_emit_tasks_killed(m, ev);
                 break;
         case ENGINE_EVENT_STOPPED:
                 if (slot->gone) {
@@ -621,13 +747,16 @@ static void emit_event(Manager *m, EngineEvent *ev, Slot *slot) {
 
 static void process_events(Manager *m, EngineEvent *evs, size_t n) {
         g_autofree Slot *slots = g_new0(Slot, n);
-        bool dirty = false;
+        bool dirty = false, limits = false;
 
         coalesce(evs, slots, n);
 
-        for (size_t i = 0; i < n; i++)
-                if (!slots[i].skip)
-                        dirty |= apply_event(m, &evs[i], &slots[i]);
+        for (size_t i = 0; i < n; i++) {
+                if (slots[i].skip)
+                        continue;
+                dirty |= apply_event(m, &evs[i], &slots[i]);
+                limits |= evs[i].type == ENGINE_EVENT_LIMIT_CHANGED || evs[i].type == ENGINE_EVENT_STOPPED;
+        }
 
         /* Saved before any reply leaves: a caller that saw its Monitor
          * succeed can rely on the cgroup surviving a crash. */
@@ -645,6 +774,11 @@ static void process_events(Manager *m, EngineEvent *evs, size_t n) {
         MonitoredCgroup *c;
         g_hash_table_iter_init(&it, m->cgroups);
         while (g_hash_table_iter_next(&it, NULL, (void **) &c)) {
+                if (c->oom_changed) {
+                        c->oom_changed = false;
+                        if (c->exported)
+                                manager_bus_emit_oom_changed(m, c);
+                }
                 if (!c->limits_changed)
                         continue;
                 c->limits_changed = false;
@@ -656,6 +790,8 @@ static void process_events(Manager *m, EngineEvent *evs, size_t n) {
                         log_debug("Failed to emit PropertiesChanged on %s: %s", c->object_path, strerror(-r));
         }
         manager_send_changed(m);
+        if (limits)
+                schedule_recheck(m);
 
         for (size_t i = 0; i < n; i++) {
                 request_free(slots[i].request);

@@ -47,6 +47,9 @@ typedef struct MonitoredCgroup {
          * the current initial limit. */
         uint64_t original_max, original_high, initial_limit;
         uint64_t pending_cookie; /* CGROUP_PENDING: the Monitor request */
+        OomPolicy oom_policy;
+        bool oom_waiting;       /* the freeze policy holds it, waiting for ResolveOom */
+        bool oom_changed;       /* PropertiesChanged (OomPolicy, OomWaiting) owed */
 } MonitoredCgroup;
 
 typedef enum RequestType {
@@ -54,6 +57,7 @@ typedef enum RequestType {
         REQUEST_REATTACH,
         REQUEST_UNMONITOR,
         REQUEST_SET_LIMIT,
+        REQUEST_RESOLVE_OOM,
 } RequestType;
 
 /* A request handed to the engine whose outcome arrives as REQUEST_DONE. */
@@ -75,11 +79,19 @@ struct Manager {
         sd_event_source *engine_source;
         sd_event_source *sigterm_source, *sigint_source;
         sd_event_source *reattach_timer;
+        sd_event_source *recheck_timer;
 
         GHashTable *cgroups;     /* path -> MonitoredCgroup* (owned) */
         GHashTable *requests;    /* uint64_t* cookie -> Request* (owned) */
         GHashTable *remembered;  /* path -> uint64_t*: start limits remembered by the engine */
+        /* path -> StateMonitored*: entries of the state file that could not
+         * be re-attached for a reason that may pass (an I/O error, the
+         * budget): kept in the file for the next start instead of being
+         * forgotten. A Monitor or Unmonitor of the path drops it. */
+        GHashTable *dormant;
+        bool state_unreadable;   /* never overwrite a state file we could not read */
         uint64_t next_cookie;
+        OomPolicy default_oom_policy; /* of a new Monitor ([Oom] DefaultPolicy=) */
 
         unsigned reattach_pending;
         bool name_requested;
@@ -123,6 +135,13 @@ Request *manager_add_request(Manager *m, uint64_t cookie, RequestType type, cons
  * `path` (saved in the state file while the engine still has it). */
 void manager_remember_limit(Manager *m, const char *path, uint64_t limit);
 
+/* Whether a failed re-attach should keep the entry for the next start:
+ * everything but "the cgroup is gone or is not one". */
+bool memcg_error_is_transient(MemcgErrorCode code);
+void manager_add_dormant(Manager *m, const char *path, uint64_t original_max, uint64_t original_high,
+                         uint64_t initial_limit);
+void manager_drop_dormant(Manager *m, const char *path);
+
 MonitoredCgroup *manager_get_cgroup(Manager *m, const char *path);
 /* Creates the record (state PENDING, not exported). NULL on bad path. */
 MonitoredCgroup *manager_add_cgroup(Manager *m, const char *path);
@@ -152,6 +171,9 @@ void manager_bus_emit_limit_changed(Manager *m, const EngineEvent *ev);
 void manager_bus_emit_oom(Manager *m, const EngineEvent *ev);
 void manager_bus_emit_budget_exhausted(Manager *m, const EngineEvent *ev);
 void manager_bus_emit_monitor_stopped(Manager *m, const char *path, StopReason reason);
+void manager_bus_emit_tasks_killed(Manager *m, const EngineEvent *ev);
+/* PropertiesChanged for OomPolicy and OomWaiting of a cgroup object. */
+void manager_bus_emit_oom_changed(Manager *m, MonitoredCgroup *c);
 
 /* The error reply of an engine error: its D-Bus name and message. */
 int bus_error_from_memcg(sd_bus_error *error, const MemcgError *e);

@@ -129,3 +129,13 @@ int oom_decision_from_string(const char *s, OomDecision *ret) {
         *ret = (OomDecision) i;
         return 0;
 }
+
+static const char *const cause_names[_KILL_CAUSE_MAX] = {
+        [KILL_CAUSE_KERNEL] = "kernel",
+        [KILL_CAUSE_DECISION] = "decision",
+        [KILL_CAUSE_TIMEOUT] = "timeout",
+};
+
+const char *kill_cause_to_string(KillCause c) {
+        return (unsigned) c < ELEMENTSOF(cause_names) ? cause_names[c] : NULL;
+}

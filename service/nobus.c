@@ -27,6 +27,11 @@ static void print_event(const EngineEvent *ev) {
                 printf("budget-exhausted %s requested=%llu granted=%llu\n", ev->path,
                        (unsigned long long) ev->requested, (unsigned long long) ev->granted);
                 break;
+        case ENGINE_EVENT_TASKS_KILLED:
+                for (size_t i = 0; i < ev->n_tasks; i++)
+                        printf("killed %s pid=%u comm=%s by=%s\n", ev->path, ev->tasks[i].pid, ev->tasks[i].comm,
+                               kill_cause_to_string(ev->kill_cause));
+                break;
         case ENGINE_EVENT_STOPPED:
                 printf("stopped %s reason=%s\n", ev->path, stop_reason_to_string(ev->stop_reason));
                 break;

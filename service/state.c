@@ -11,6 +11,7 @@ int state_add_monitored(State *s, const char *path, uint64_t original_max, uint6
                         uint64_t initial_limit) {
         s->monitored = g_renew(StateMonitored, s->monitored, s->n_monitored + 1);
         s->monitored[s->n_monitored++] = (StateMonitored) {
+                .oom_policy = OOM_POLICY_KILL,
                 .path = g_strdup(path),
                 .original_max = original_max,
                 .original_high = original_high,
@@ -95,6 +96,9 @@ char *state_format(const State *s, size_t *ret_len) {
                 g_string_append_printf(out, "monitor %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n",
                                        s->monitored[i].original_max, s->monitored[i].original_high,
                                        s->monitored[i].initial_limit, e);
+                if (s->monitored[i].oom_policy != OOM_POLICY_KILL)
+                        g_string_append_printf(out, "oom-policy %s %s\n",
+                                               oom_policy_to_string(s->monitored[i].oom_policy), e);
         }
         for (size_t i = 0; i < s->n_remembered; i++) {
                 _cleanup_gfree_ char *e = state_escape_path(s->remembered[i].path);
@@ -142,6 +146,21 @@ static const char *parse_record(State *s, const char *line) {
                 for (int i = 0; i < 3; i++)
                         if (parse_u64_field(f[i + 1], &v[i]) < 0)
                                 return "a limit is not a decimal number";
+        } else if (n >= 1 && streq(f[0], "oom-policy")) {
+                OomPolicy p;
+                if (n != 3)
+                        return "expected: oom-policy <kill|grow|freeze> <path>";
+                if (oom_policy_from_string(f[1], &p) < 0)
+                        return "unknown OOM policy";
+                path = state_unescape_path(f[2]);
+                if (!path)
+                        return "the path is not correctly escaped";
+                for (size_t i = 0; i < s->n_monitored; i++)
+                        if (streq(s->monitored[i].path, path)) {
+                                s->monitored[i].oom_policy = p;
+                                return NULL;
+                        }
+                return "an OOM policy for a cgroup without a monitor record before it";
         } else if (n >= 1 && streq(f[0], "remember")) {
                 if (n != 3)
                         return "expected: remember <limit> <path>";

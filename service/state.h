@@ -11,6 +11,8 @@
  *
  *   memcgd-state 1
  *   monitor <original_max> <original_high> <initial_limit> <path>
+ *   oom-policy <kill|grow|freeze> <path>      (after its monitor record;
+ *                                             absent = kill)
  *   remember <limit> <path>
  *
  * Numbers are decimal u64. <path> is the cgroup path with every byte
@@ -20,11 +22,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memcgd/engine.h"
+
 #define STATE_FILE_NAME "state"
 
 typedef struct StateMonitored {
         char *path;
         uint64_t original_max, original_high, initial_limit;
+        OomPolicy oom_policy;   /* from an "oom-policy" record; kill when absent */
 } StateMonitored;
 
 typedef struct StateRemembered {

@@ -260,6 +260,17 @@ static void refresh_snapshot(Worker *w, WorkerLocal *l) {
         l->snap_usec = now_usec();
 }
 
+static void post_killed(Worker *w, const EngineTask *tasks, size_t n, KillCause cause) {
+        EngineEvent e = {
+                .type = ENGINE_EVENT_TASKS_KILLED,
+                .tasks = (EngineTask *) tasks,
+                .n_tasks = n < MAX_TASKS ? n : MAX_TASKS,
+                .kill_cause = cause,
+        };
+        if (n > 0)
+                engine_post(w->engine, w->cg->path, &e);
+}
+
 static void post_oom(Worker *w, WorkerLocal *l, OomKind kind) {
         EngineEvent e = { .type = ENGINE_EVENT_OOM, .oom_kind = kind, .oom_count = l->oom_count[kind] };
         EngineTask *now = NULL;
@@ -289,6 +300,8 @@ static void post_oom(Worker *w, WorkerLocal *l, OomKind kind) {
         e.n_tasks = n < MAX_TASKS ? n : MAX_TASKS;
         engine_post(w->engine, w->cg->path, &e);
         free(now);
+        if (e.killed.pid != 0)
+                post_killed(w, &e.killed, 1, KILL_CAUSE_KERNEL);
         l->oom_last_post[kind] = now_usec();
         l->oom_pending[kind] = false;
 
@@ -667,15 +680,23 @@ static void decide(Worker *w, WorkerLocal *l, OomDecision d, uint64_t bytes, uin
                         break;
                 }
                 log_info("%s: killed %s[%u], its largest task, as decided", w->cg->path, victim.comm, victim.pid);
+                post_killed(w, &victim, 1, KILL_CAUSE_DECISION);
                 break;
-        case OOM_DECISION_KILL_ALL:
+        case OOM_DECISION_KILL_ALL: {
+                EngineTask *all = NULL;
+                size_t n = 0;
+                (void) cgroup_read_tasks(w->cg, &all, &n, MAX_TASKS);
                 r = cgroup_kill_all(w->cg);
+                if (r >= 0)
+                        post_killed(w, all, n, KILL_CAUSE_DECISION);
+                free(all);
                 if (r < 0) {
                         memcg_error_set(&err, MEMCG_ERROR_FAILED, "Cannot kill the tasks of cgroup '%s': %s",
                                         w->cg->path, strerror(-r));
                         break;
                 }
                 break;
+        }
         default:
                 memcg_error_set(&err, MEMCG_ERROR_FAILED, "Unknown decision");
         }
@@ -690,10 +711,11 @@ static void decide(Worker *w, WorkerLocal *l, OomDecision d, uint64_t bytes, uin
 static void decision_timeout(Worker *w, WorkerLocal *l) {
         EngineTask victim = {};
 
-        if (cgroup_largest_task(w->cg, &victim) == 0 && victim.pid != 0 && kill((pid_t) victim.pid, SIGKILL) == 0)
+        if (cgroup_largest_task(w->cg, &victim) == 0 && victim.pid != 0 && kill((pid_t) victim.pid, SIGKILL) == 0) {
                 log_notice("%s: no OOM decision within the timeout: killed %s[%u], its largest task", w->cg->path,
                            victim.comm, victim.pid);
-        else
+                post_killed(w, &victim, 1, KILL_CAUSE_TIMEOUT);
+        } else
                 log_notice("%s: no OOM decision within the timeout, and no task to kill", w->cg->path);
         leave_waiting(w, l);
 }

@@ -116,7 +116,17 @@ typedef enum EngineEventType {
         ENGINE_EVENT_BUDGET_EXHAUSTED,
         ENGINE_EVENT_STOPPED,       /* worker ended; the cgroup is no longer monitored */
         ENGINE_EVENT_REQUEST_DONE,  /* outcome of a request with a cookie */
+        ENGINE_EVENT_TASKS_KILLED,  /* tasks that an OOM took: by the kernel, a decision or its timeout */
 } EngineEventType;
+
+typedef enum KillCause {
+        KILL_CAUSE_KERNEL,    /* "kernel": the kernel's OOM killer (the task that vanished) */
+        KILL_CAUSE_DECISION,  /* "decision": ResolveOom kill-largest or kill-all */
+        KILL_CAUSE_TIMEOUT,   /* "timeout": no decision in time, the largest task */
+        _KILL_CAUSE_MAX,
+} KillCause;
+
+const char *kill_cause_to_string(KillCause c);
 
 typedef struct EngineEvent {
         EngineEventType type;
@@ -132,6 +142,8 @@ typedef struct EngineEvent {
         EngineTask *tasks;   /* the cgroup's tasks at that moment, owned */
         size_t n_tasks;
         EngineTask killed;   /* OOM_KILL: who vanished (pid 0 = unknown) */
+        /* TASKS_KILLED: `tasks` holds the victims */
+        KillCause kill_cause;
         /* BUDGET_EXHAUSTED */
         uint64_t requested, granted;
         /* STOPPED */
