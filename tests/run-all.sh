@@ -63,13 +63,13 @@ run() {
 }
 
 builddir=${MEMCGD_BUILDDIR:-$src/build}
-run normal "$builddir" "" unit kernel vm bus
+run normal "$builddir" "" unit kernel vm bus cli gui
 if [ $quick = 0 ]; then
         # Sanitizer runtimes: leak checking on, any report fails the test.
         export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
         export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
         export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
-        run asan "$builddir-asan" "-Db_sanitize=address,undefined -Db_lundef=false" unit kernel bus
+        run asan "$builddir-asan" "-Db_sanitize=address,undefined -Db_lundef=false" unit kernel bus cli
         run tsan "$builddir-tsan" "-Db_sanitize=thread -Db_lundef=false" unit kernel
 fi
 

@@ -607,6 +607,7 @@ expected_stat_keys() {
         fi
         if [ "$monitored" = true ]; then
                 echo limit_increases:t limit_decreases:t granted_bytes:t no_increase_count:u next_shrink_check_usec:t
+                echo oom_policy:s oom_waiting:b emergency_grants:t
         fi
 }
 
@@ -629,7 +630,7 @@ check_stat_keys() {
                         "missing: ${missing[*]:-none}" "wrong type: ${wrong[*]:-none}" \
                         "returned: $(echo "${!ST_TYPE[@]}" | tr ' ' '\n' | sort | tr '\n' ' ')"
         fi
-        local known=" cgroup backend monitored current_bytes max_limit_bytes high_limit_bytes peak_bytes swap_bytes kmem_bytes events_high events_max events_oom events_oom_kill limit_increases limit_decreases granted_bytes no_increase_count next_shrink_check_usec pressure_some_avg10 pressure_full_avg10 "
+        local known=" cgroup backend monitored current_bytes max_limit_bytes high_limit_bytes peak_bytes swap_bytes kmem_bytes events_high events_max events_oom events_oom_kill limit_increases limit_decreases granted_bytes no_increase_count next_shrink_check_usec pressure_some_avg10 pressure_full_avg10 oom_policy oom_waiting emergency_grants last_oom_usec oom_decision_deadline_usec "
         local extra=()
         for k in "${!ST_TYPE[@]}"; do [[ "$known" == *" $k "* ]] || extra+=("$k"); done
         if [ ${#extra[@]} -eq 0 ]; then

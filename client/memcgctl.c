@@ -1,0 +1,1602 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* memcgctl: the command line client of memcgd. It speaks only the public
+ * D-Bus contract (DESIGN.md §4), like busctl would, and turns it into
+ * commands, tables, JSON and exit codes people and scripts can use. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "memcgd/engine.h"
+#include "memcgd/parse.h"
+
+#include "exit-status.h"
+#include "format.h"
+#include "json-writer.h"
+
+#define BUS_NAME "org.memcgd1"
+#define MANAGER_PATH "/org/memcgd1"
+#define MANAGER_IFACE "org.memcgd1.Manager"
+#define CGROUP_OBJECT_PREFIX "/org/memcgd1/cgroup"
+
+/* "get the status of " and a cgroup path of up to 4096 bytes (the path
+ * rules of DESIGN.md §2). */
+#define WHAT_MAX (64 + 4096 + 1)
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+
+typedef enum JsonMode {
+        JSON_OFF,
+        JSON_SHORT,
+        JSON_PRETTY,
+} JsonMode;
+
+static JsonMode arg_json = JSON_OFF;
+static bool arg_legend = true;
+static bool arg_ask_password = true;
+static bool arg_quiet = false;
+static uint64_t arg_limit = 0;
+static bool arg_limit_set = false;
+
+/* ------------------------------------------------------------------------
+ * Errors */
+
+/* Prints "Failed to WHAT: MESSAGE" (one line) and returns the exit status
+ * for it. */
+static int bus_fail(const char *what, const sd_bus_error *error, int r) {
+        const char *name = sd_bus_error_is_set(error) ? error->name : NULL;
+        int status = exit_status_from_bus_error(name, r);
+        _cleanup_(freep) char *msg = NULL;
+
+        if (sd_bus_error_is_set(error) && error->message)
+                msg = strdup(error->message);
+        else if (name)
+                msg = strdup(name);
+        else
+                msg = strdup(strerror(-r));
+        if (!msg) {
+                fprintf(stderr, "Out of memory.\n");
+                return MEMCGCTL_EXIT_FAILURE;
+        }
+        flatten_line(msg);
+        if (status == MEMCGCTL_EXIT_NOT_RUNNING)
+                fprintf(stderr, "Failed to %s: memcgd is not running on the system bus (%s)\n", what, msg);
+        else
+                fprintf(stderr, "Failed to %s: %s\n", what, msg);
+        return status;
+}
+
+static int oom(void) {
+        fprintf(stderr, "Out of memory.\n");
+        return MEMCGCTL_EXIT_FAILURE;
+}
+
+static int bad_reply(const char *what, int r) {
+        fprintf(stderr, "Failed to %s: unexpected reply from memcgd: %s\n", what, strerror(-r));
+        return MEMCGCTL_EXIT_FAILURE;
+}
+
+static int check_cgroup_path(const char *path) {
+        MemcgError e = {};
+
+        if (cgroup_path_validate(path, &e) < 0) {
+                fprintf(stderr, "%s.\n", flatten_line(e.message));
+                return MEMCGCTL_EXIT_USAGE;
+        }
+        return MEMCGCTL_EXIT_OK;
+}
+
+static int parse_size_arg(const char *what, const char *s, uint64_t *ret) {
+        uint64_t v;
+        int r = parse_size(s, &v);
+
+        if (r < 0) {
+                fprintf(stderr, "Invalid %s '%s': %s; use bytes or K, M, G, T, P, E (powers of 1024), e.g. 512M, 1.5G, or 'infinity'.\n",
+                        what, s, r == -ERANGE ? "too large" : "not a size");
+                return MEMCGCTL_EXIT_USAGE;
+        }
+        *ret = v;
+        return MEMCGCTL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * D-Bus values */
+
+typedef union BasicValue {
+        uint8_t y;
+        int b;
+        int16_t n;
+        uint16_t q;
+        int32_t i;
+        uint32_t u;
+        int64_t x;
+        uint64_t t;
+        double d;
+        const char *s;
+        int h;
+} BasicValue;
+
+/* A basic value as JSON. */
+static void json_basic(JsonWriter *w, char type, const BasicValue *v) {
+        switch (type) {
+        case SD_BUS_TYPE_BYTE: json_u64(w, v->y); break;
+        case SD_BUS_TYPE_BOOLEAN: json_bool(w, v->b); break;
+        case SD_BUS_TYPE_INT16: json_i64(w, v->n); break;
+        case SD_BUS_TYPE_UINT16: json_u64(w, v->q); break;
+        case SD_BUS_TYPE_INT32: json_i64(w, v->i); break;
+        case SD_BUS_TYPE_UINT32: json_u64(w, v->u); break;
+        case SD_BUS_TYPE_INT64: json_i64(w, v->x); break;
+        case SD_BUS_TYPE_UINT64: json_u64(w, v->t); break;
+        case SD_BUS_TYPE_DOUBLE: json_double(w, v->d); break;
+        case SD_BUS_TYPE_UNIX_FD: json_i64(w, v->h); break;
+        default: json_string(w, v->s); break;
+        }
+}
+
+/* A basic value as text (for dictionary keys). */
+static void text_basic(char *buf, size_t n, char type, const BasicValue *v) {
+        switch (type) {
+        case SD_BUS_TYPE_BYTE: snprintf(buf, n, "%u", v->y); break;
+        case SD_BUS_TYPE_BOOLEAN: snprintf(buf, n, "%s", v->b ? "true" : "false"); break;
+        case SD_BUS_TYPE_INT16: snprintf(buf, n, "%d", v->n); break;
+        case SD_BUS_TYPE_UINT16: snprintf(buf, n, "%u", v->q); break;
+        case SD_BUS_TYPE_INT32: snprintf(buf, n, "%" PRIi32, v->i); break;
+        case SD_BUS_TYPE_UINT32: snprintf(buf, n, "%" PRIu32, v->u); break;
+        case SD_BUS_TYPE_INT64: snprintf(buf, n, "%" PRIi64, v->x); break;
+        case SD_BUS_TYPE_UINT64: snprintf(buf, n, "%" PRIu64, v->t); break;
+        case SD_BUS_TYPE_DOUBLE: snprintf(buf, n, "%g", v->d); break;
+        case SD_BUS_TYPE_UNIX_FD: snprintf(buf, n, "fd %d", v->h); break;
+        default: snprintf(buf, n, "%s", v->s); break;
+        }
+}
+
+/* Reads the next complete value of m (any type) as JSON: arrays of dict
+ * entries become objects, other arrays and structs arrays, variants their
+ * content. Returns 0 at the end of the current container, 1 after a value,
+ * negative errno on a malformed message. */
+static int json_message_value(JsonWriter *w, sd_bus_message *m) {
+        const char *contents;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r <= 0)
+                return r;
+
+        switch (type) {
+        case SD_BUS_TYPE_ARRAY: {
+                bool dict = contents[0] == SD_BUS_TYPE_DICT_ENTRY_BEGIN;
+
+                r = sd_bus_message_enter_container(m, type, contents);
+                if (r < 0)
+                        return r;
+                if (dict)
+                        json_begin_object(w);
+                else
+                        json_begin_array(w);
+                for (;;) {
+                        if (dict) {
+                                const char *ec;
+                                char et, key[128];
+                                BasicValue k;
+
+                                r = sd_bus_message_peek_type(m, &et, &ec);
+                                if (r < 0)
+                                        return r;
+                                if (r == 0)
+                                        break;
+                                r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, ec);
+                                if (r < 0)
+                                        return r;
+                                r = sd_bus_message_peek_type(m, &et, NULL);
+                                if (r <= 0)
+                                        return r < 0 ? r : -EBADMSG;
+                                r = sd_bus_message_read_basic(m, et, &k);
+                                if (r < 0)
+                                        return r;
+                                text_basic(key, sizeof key, et, &k);
+                                json_key(w, key);
+                                r = json_message_value(w, m);
+                                if (r <= 0)
+                                        return r < 0 ? r : -EBADMSG;
+                                r = sd_bus_message_exit_container(m);
+                                if (r < 0)
+                                        return r;
+                        } else {
+                                r = json_message_value(w, m);
+                                if (r < 0)
+                                        return r;
+                                if (r == 0)
+                                        break;
+                        }
+                }
+                if (dict)
+                        json_end_object(w);
+                else
+                        json_end_array(w);
+                r = sd_bus_message_exit_container(m);
+                return r < 0 ? r : 1;
+        }
+        case SD_BUS_TYPE_STRUCT:
+        case SD_BUS_TYPE_VARIANT: {
+                r = sd_bus_message_enter_container(m, type, contents);
+                if (r < 0)
+                        return r;
+                if (type == SD_BUS_TYPE_STRUCT)
+                        json_begin_array(w);
+                for (;;) {
+                        r = json_message_value(w, m);
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                break;
+                }
+                if (type == SD_BUS_TYPE_STRUCT)
+                        json_end_array(w);
+                r = sd_bus_message_exit_container(m);
+                return r < 0 ? r : 1;
+        }
+        default: {
+                BasicValue v;
+
+                r = sd_bus_message_read_basic(m, type, &v);
+                if (r < 0)
+                        return r;
+                json_basic(w, type, &v);
+                return 1;
+        }
+        }
+}
+
+/* ------------------------------------------------------------------------
+ * GetStats replies */
+
+typedef struct StatEntry {
+        char *key;
+        char type;      /* D-Bus type of the value; only basic types are kept */
+        BasicValue v;   /* v.s is owned (strdup) for string types */
+} StatEntry;
+
+typedef struct Stats {
+        StatEntry *entries;
+        size_t n;
+} Stats;
+
+static bool type_is_string(char t) {
+        return t == SD_BUS_TYPE_STRING || t == SD_BUS_TYPE_OBJECT_PATH || t == SD_BUS_TYPE_SIGNATURE;
+}
+
+static void stats_done(Stats *s) {
+        for (size_t i = 0; i < s->n; i++) {
+                free(s->entries[i].key);
+                if (type_is_string(s->entries[i].type))
+                        free((char *) s->entries[i].v.s);
+        }
+        free(s->entries);
+        *s = (Stats) {};
+}
+
+/* Reads an a{sv}. Values of container types (none in the contract today)
+ * are skipped. Returns 0 or negative errno. */
+static int stats_read(sd_bus_message *m, Stats *ret) {
+        _cleanup_(stats_done) Stats s = {};
+        int r;
+
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *key, *contents;
+                char type;
+
+                r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read_basic(m, SD_BUS_TYPE_STRING, &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                type = contents[0];
+                if (contents[1] != '\0' || type == SD_BUS_TYPE_ARRAY || type == SD_BUS_TYPE_VARIANT ||
+                    type == SD_BUS_TYPE_STRUCT_BEGIN || type == SD_BUS_TYPE_DICT_ENTRY_BEGIN) {
+                        r = sd_bus_message_skip(m, "v");
+                        if (r < 0)
+                                return r;
+                } else {
+                        StatEntry e = { .type = type };
+                        StatEntry *grown;
+
+                        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_VARIANT, contents);
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_read_basic(m, type, &e.v);
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_message_exit_container(m);
+                        if (r < 0)
+                                return r;
+                        grown = realloc(s.entries, (s.n + 1) * sizeof(StatEntry));
+                        if (!grown)
+                                return -ENOMEM;
+                        s.entries = grown;
+                        e.key = strdup(key);
+                        if (!e.key)
+                                return -ENOMEM;
+                        if (type_is_string(type)) {
+                                e.v.s = strdup(e.v.s);
+                                if (!e.v.s) {
+                                        free(e.key);
+                                        return -ENOMEM;
+                                }
+                        }
+                        s.entries[s.n++] = e;
+                }
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *ret = s;
+        s = (Stats) {};
+        return 0;
+}
+
+static const StatEntry *stats_get(const Stats *s, const char *key) {
+        for (size_t i = 0; i < s->n; i++)
+                if (strcmp(s->entries[i].key, key) == 0)
+                        return &s->entries[i];
+        return NULL;
+}
+
+/* An unsigned figure (t, u, q or y). false when absent. */
+static bool stats_u64(const Stats *s, const char *key, uint64_t *ret) {
+        const StatEntry *e = stats_get(s, key);
+
+        if (!e)
+                return false;
+        switch (e->type) {
+        case SD_BUS_TYPE_UINT64: *ret = e->v.t; return true;
+        case SD_BUS_TYPE_UINT32: *ret = e->v.u; return true;
+        case SD_BUS_TYPE_UINT16: *ret = e->v.q; return true;
+        case SD_BUS_TYPE_BYTE: *ret = e->v.y; return true;
+        default: return false;
+        }
+}
+
+static bool stats_double(const Stats *s, const char *key, double *ret) {
+        const StatEntry *e = stats_get(s, key);
+
+        if (!e || e->type != SD_BUS_TYPE_DOUBLE)
+                return false;
+        *ret = e->v.d;
+        return true;
+}
+
+static const char *stats_string(const Stats *s, const char *key) {
+        const StatEntry *e = stats_get(s, key);
+        return e && type_is_string(e->type) ? e->v.s : NULL;
+}
+
+static int stats_bool(const Stats *s, const char *key) {
+        const StatEntry *e = stats_get(s, key);
+        return e && e->type == SD_BUS_TYPE_BOOLEAN ? !!e->v.b : -1;
+}
+
+static void json_stats(JsonWriter *w, const Stats *s) {
+        json_begin_object(w);
+        for (size_t i = 0; i < s->n; i++) {
+                json_key(w, s->entries[i].key);
+                json_basic(w, s->entries[i].type, &s->entries[i].v);
+        }
+        json_end_object(w);
+}
+
+/* GetStats(cgroup). On failure prints the error line and returns the exit
+ * status (> 0); 0 on success. */
+static int get_stats(sd_bus *bus, const char *cgroup, Stats *ret, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "GetStats", ret_error, &reply, "s",
+                               cgroup);
+        if (r < 0)
+                return r;
+        return stats_read(reply, ret);
+}
+
+/* ------------------------------------------------------------------------
+ * Tables */
+
+#define TABLE_MAX_COLUMNS 12
+
+typedef struct Table {
+        size_t ncolumns;
+        const char *headers[TABLE_MAX_COLUMNS];
+        bool right[TABLE_MAX_COLUMNS];  /* right-aligned (numbers) */
+        char **cells;                   /* rows * ncolumns, owned */
+        size_t nrows;
+} Table;
+
+static void table_done(Table *t) {
+        for (size_t i = 0; i < t->nrows * t->ncolumns; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        t->cells = NULL;
+        t->nrows = 0;
+}
+
+/* Adds a row of ncolumns strings (copied). */
+static int table_add_row(Table *t, const char *const *row) {
+        char **grown = realloc(t->cells, (t->nrows + 1) * t->ncolumns * sizeof(char *));
+
+        if (!grown)
+                return -ENOMEM;
+        t->cells = grown;
+        for (size_t c = 0; c < t->ncolumns; c++) {
+                char *dup = strdup(row[c] ? row[c] : "-");
+                if (!dup) {
+                        for (size_t k = 0; k < c; k++)
+                                free(t->cells[t->nrows * t->ncolumns + k]);
+                        return -ENOMEM;
+                }
+                t->cells[t->nrows * t->ncolumns + c] = dup;
+        }
+        t->nrows++;
+        return 0;
+}
+
+static void table_print_row(const Table *t, const size_t *width, const char *const *row) {
+        for (size_t c = 0; c < t->ncolumns; c++) {
+                bool last = c + 1 == t->ncolumns;
+                if (t->right[c])
+                        printf("%*s", (int) width[c], row[c]);
+                else if (last)
+                        fputs(row[c], stdout);
+                else
+                        printf("%-*s", (int) width[c], row[c]);
+                if (!last)
+                        fputs("  ", stdout);
+        }
+        putchar('\n');
+}
+
+static void table_print(const Table *t) {
+        size_t width[TABLE_MAX_COLUMNS] = {};
+
+        for (size_t c = 0; c < t->ncolumns; c++) {
+                if (arg_legend)
+                        width[c] = strlen(t->headers[c]);
+                for (size_t r = 0; r < t->nrows; r++) {
+                        size_t l = strlen(t->cells[r * t->ncolumns + c]);
+                        if (l > width[c])
+                                width[c] = l;
+                }
+        }
+        if (arg_legend)
+                table_print_row(t, width, t->headers);
+        for (size_t r = 0; r < t->nrows; r++)
+                table_print_row(t, width, (const char *const *) &t->cells[r * t->ncolumns]);
+}
+
+/* ------------------------------------------------------------------------
+ * Commands */
+
+typedef struct Monitored {
+        char *cgroup;
+        char *object;
+} Monitored;
+
+static void monitored_free_array(Monitored **a) {
+        if (!*a)
+                return;
+        for (Monitored *p = *a; p->cgroup; p++) {
+                free(p->cgroup);
+                free(p->object);
+        }
+        free(*a);
+}
+
+static int monitored_compare(const void *x, const void *y) {
+        return strcmp(((const Monitored *) x)->cgroup, ((const Monitored *) y)->cgroup);
+}
+
+/* ListMonitored(), as an array sorted by path, ended by an entry with
+ * cgroup NULL. */
+static int list_monitored(sd_bus *bus, Monitored **ret, size_t *ret_n, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(monitored_free_array) Monitored *a = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ListMonitored", error, &reply, NULL);
+        if (r < 0)
+                return r;
+        a = calloc(1, sizeof(Monitored));
+        if (!a)
+                return -ENOMEM;
+        r = sd_bus_message_enter_container(reply, SD_BUS_TYPE_ARRAY, "(so)");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *cg, *obj;
+                Monitored *grown;
+
+                r = sd_bus_message_read(reply, "(so)", &cg, &obj);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                grown = realloc(a, (n + 2) * sizeof(Monitored));
+                if (!grown)
+                        return -ENOMEM;
+                a = grown;
+                a[n + 1] = (Monitored) {};
+                a[n].cgroup = strdup(cg);
+                a[n].object = strdup(obj);
+                n++;
+                if (!a[n - 1].cgroup || !a[n - 1].object)
+                        return -ENOMEM;
+        }
+        r = sd_bus_message_exit_container(reply);
+        if (r < 0)
+                return r;
+        qsort(a, n, sizeof(Monitored), monitored_compare);
+        *ret = a;
+        *ret_n = n;
+        a = NULL;
+        return 0;
+}
+
+static void json_begin_output(JsonWriter *w) {
+        json_writer_init(w, stdout, arg_json == JSON_PRETTY);
+}
+
+static int verb_list(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(monitored_free_array) Monitored *list = NULL;
+        size_t n;
+        int r;
+
+        r = list_monitored(bus, &list, &n, &error);
+        if (r == -ENOMEM)
+                return oom();
+        if (r < 0)
+                return sd_bus_error_is_set(&error) ? bus_fail("list monitored cgroups", &error, r)
+                                                   : bad_reply("list monitored cgroups", r);
+
+        if (arg_json != JSON_OFF) {
+                JsonWriter w;
+
+                json_begin_output(&w);
+                json_begin_array(&w);
+                for (size_t i = 0; i < n; i++) {
+                        json_begin_object(&w);
+                        json_key(&w, "cgroup");
+                        json_string(&w, list[i].cgroup);
+                        json_key(&w, "object");
+                        json_string(&w, list[i].object);
+                        json_end_object(&w);
+                }
+                json_end_array(&w);
+                json_finish(&w);
+                return MEMCGCTL_EXIT_OK;
+        }
+
+        Table t = { .ncolumns = 2, .headers = { "CGROUP", "OBJECT" } };
+        for (size_t i = 0; i < n; i++) {
+                const char *row[] = { list[i].cgroup, list[i].object };
+                if (table_add_row(&t, row) < 0) {
+                        table_done(&t);
+                        return oom();
+                }
+        }
+        table_print(&t);
+        table_done(&t);
+        if (arg_legend)
+                printf("\n%zu cgroup%s monitored.\n", n, n == 1 ? "" : "s");
+        return MEMCGCTL_EXIT_OK;
+}
+
+static uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        (void) clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* The keys status prints on a line of their own; anything else the
+ * service adds later is printed raw at the end. */
+static const char *const known_keys[] = {
+        "cgroup", "backend", "monitored", "current_bytes", "max_limit_bytes", "high_limit_bytes",
+        "peak_bytes", "swap_bytes", "kmem_bytes", "events_high", "events_max", "events_oom",
+        "events_oom_kill", "limit_increases", "limit_decreases", "granted_bytes",
+        "no_increase_count", "next_shrink_check_usec", "pressure_some_avg10", "pressure_full_avg10",
+};
+
+static bool is_known_key(const char *k) {
+        for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
+                if (strcmp(k, known_keys[i]) == 0)
+                        return true;
+        return false;
+}
+
+#define LABEL "%12s "
+
+static void print_stats_detail(const Stats *s, const char *cgroup) {
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], ts[FORMAT_TIMESPAN_MAX];
+        const char *backend = stats_string(s, "backend");
+        int monitored = stats_bool(s, "monitored");
+        uint64_t v, w;
+        double d, e;
+
+        printf("%s (%s%s%s)\n", stats_string(s, "cgroup") ?: cgroup,
+               monitored > 0 ? "monitored" : monitored == 0 ? "not monitored" : "",
+               backend ? (monitored >= 0 ? ", cgroup " : "cgroup ") : "", backend ?: "");
+
+        if (stats_u64(s, "current_bytes", &v)) {
+                printf(LABEL "%s", "Usage:", format_bytes(a, v));
+                if (stats_u64(s, "peak_bytes", &w))
+                        printf(" (peak %s)", format_bytes(b, w));
+                putchar('\n');
+        }
+        if (stats_u64(s, "swap_bytes", &v))
+                printf(LABEL "%s\n", "Swap:", format_bytes(a, v));
+        if (stats_u64(s, "kmem_bytes", &v))
+                printf(LABEL "%s\n", "Kernel:", format_bytes(a, v));
+        if (stats_u64(s, "max_limit_bytes", &v)) {
+                printf(LABEL "%s max", "Limit:", format_bytes(a, v));
+                if (stats_u64(s, "high_limit_bytes", &w))
+                        printf(", %s high", format_bytes(b, w));
+                putchar('\n');
+        }
+        if (stats_u64(s, "granted_bytes", &v))
+                printf(LABEL "%s of the budget\n", "Granted:", format_bytes(a, v));
+        if (stats_u64(s, "limit_increases", &v) && stats_u64(s, "limit_decreases", &w))
+                printf(LABEL "%" PRIu64 " grow%s, %" PRIu64 " shrink%s\n", "Changes:", v, v == 1 ? "" : "s", w,
+                       w == 1 ? "" : "s");
+        if (stats_u64(s, "next_shrink_check_usec", &v) && v > 0) {
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                printf(LABEL "%s%s", "Next shrink:", v > now ? "in " : "due",
+                       v > now ? format_timespan(ts, v - now) : "");
+                if (stats_u64(s, "no_increase_count", &w))
+                        printf(" (%" PRIu64 " check%s without growth)", w, w == 1 ? "" : "s");
+                putchar('\n');
+        }
+        {
+                /* Kernel event counters: only the ones this kernel offers. */
+                static const struct {
+                        const char *key, *label;
+                } ev[] = {
+                        { "events_high", "high" },
+                        { "events_max", "max" },
+                        { "events_oom", "OOM" },
+                        { "events_oom_kill", "OOM kill" },
+                };
+                char line[256] = "";
+                size_t used = 0;
+
+                for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+                        if (stats_u64(s, ev[i].key, &v) && used < sizeof line)
+                                used += (size_t) snprintf(line + used, sizeof line - used, "%s%" PRIu64 " %s",
+                                                          used > 0 ? ", " : "", v, ev[i].label);
+                if (used > 0)
+                        printf(LABEL "%s\n", "Events:", line);
+        }
+        if (stats_double(s, "pressure_some_avg10", &d)) {
+                printf(LABEL "some %.2f%%", "Pressure:", d);
+                if (stats_double(s, "pressure_full_avg10", &e))
+                        printf(", full %.2f%%", e);
+                printf(" (avg10)\n");
+        }
+        for (size_t i = 0; i < s->n; i++) {
+                char val[128];
+
+                if (is_known_key(s->entries[i].key))
+                        continue;
+                text_basic(val, sizeof val, s->entries[i].type, &s->entries[i].v);
+                printf("%12s: %s\n", s->entries[i].key, val);
+        }
+}
+
+static int verb_status_one(sd_bus *bus, const char *cgroup) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(stats_done) Stats s = {};
+        char what[WHAT_MAX];
+        int r;
+
+        r = check_cgroup_path(cgroup);
+        if (r != 0)
+                return r;
+        snprintf(what, sizeof what, "get the status of %s", cgroup);
+        r = get_stats(bus, cgroup, &s, &error);
+        if (r == -ENOMEM)
+                return oom();
+        if (r < 0)
+                return sd_bus_error_is_set(&error) ? bus_fail(what, &error, r) : bad_reply(what, r);
+
+        if (arg_json != JSON_OFF) {
+                JsonWriter w;
+
+                json_begin_output(&w);
+                json_stats(&w, &s);
+                json_finish(&w);
+        } else
+                print_stats_detail(&s, cgroup);
+        return MEMCGCTL_EXIT_OK;
+}
+
+static int get_manager_u64(sd_bus *bus, const char *prop, char type, uint64_t *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (type == SD_BUS_TYPE_UINT32) {
+                uint32_t u;
+                r = sd_bus_get_property_trivial(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, prop, &error, type, &u);
+                if (r >= 0)
+                        *ret = u;
+                return r;
+        }
+        return sd_bus_get_property_trivial(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, prop, &error, type, ret);
+}
+
+static int verb_status(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(monitored_free_array) Monitored *list = NULL;
+        uint64_t budget = 0, granted = 0;
+        bool have_budget, have_granted;
+        Stats *all;
+        size_t n, shown = 0;
+        int r;
+
+        if (args[0])
+                return verb_status_one(bus, args[0]);
+
+        r = list_monitored(bus, &list, &n, &error);
+        if (r == -ENOMEM)
+                return oom();
+        if (r < 0)
+                return sd_bus_error_is_set(&error) ? bus_fail("list monitored cgroups", &error, r)
+                                                   : bad_reply("list monitored cgroups", r);
+        have_budget = get_manager_u64(bus, "BudgetBytes", SD_BUS_TYPE_UINT64, &budget) >= 0;
+        have_granted = get_manager_u64(bus, "GrantedBytes", SD_BUS_TYPE_UINT64, &granted) >= 0;
+
+        all = calloc(n + 1, sizeof(Stats));
+        if (!all)
+                return oom();
+        for (size_t i = 0; i < n; i++) {
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                r = get_stats(bus, list[i].cgroup, &all[i], &e);
+                if (r < 0 && sd_bus_error_is_set(&e) &&
+                    exit_status_from_bus_error(e.name, r) == MEMCGCTL_EXIT_NOT_FOUND) {
+                        /* Removed or unmonitored since ListMonitored(): it
+                         * is no longer part of the answer. */
+                        sd_bus_error_free(&e);
+                        continue;
+                }
+                if (r < 0) {
+                        char what[WHAT_MAX];
+                        snprintf(what, sizeof what, "get the status of %s", list[i].cgroup);
+                        r = r == -ENOMEM ? oom() : sd_bus_error_is_set(&e) ? bus_fail(what, &e, r) : bad_reply(what, r);
+                        sd_bus_error_free(&e);
+                        for (size_t k = 0; k < n; k++)
+                                stats_done(&all[k]);
+                        free(all);
+                        return r;
+                }
+                shown++;
+        }
+
+        if (arg_json != JSON_OFF) {
+                JsonWriter w;
+
+                json_begin_output(&w);
+                json_begin_object(&w);
+                if (have_budget) {
+                        json_key(&w, "budget_bytes");
+                        json_u64(&w, budget);
+                }
+                if (have_granted) {
+                        json_key(&w, "granted_bytes");
+                        json_u64(&w, granted);
+                }
+                json_key(&w, "cgroups");
+                json_begin_array(&w);
+                for (size_t i = 0; i < n; i++)
+                        if (all[i].n > 0)
+                                json_stats(&w, &all[i]);
+                json_end_array(&w);
+                json_end_object(&w);
+                json_finish(&w);
+        } else {
+                Table t = {
+                        .ncolumns = 9,
+                        .headers = { "CGROUP", "USAGE", "HIGH", "MAX", "PEAK", "GROWS", "SHRINKS", "OOMS",
+                                     "PRESSURE" },
+                        .right = { false, true, true, true, true, true, true, true, true },
+                };
+                for (size_t i = 0; i < n; i++) {
+                        char cur[FORMAT_BYTES_MAX], high[FORMAT_BYTES_MAX], max[FORMAT_BYTES_MAX],
+                                peak[FORMAT_BYTES_MAX], grows[24], shrinks[24], ooms[24], pressure[32];
+                        const Stats *s = &all[i];
+                        uint64_t v;
+                        double d;
+
+                        if (s->n == 0)
+                                continue;
+                        const char *row[9] = { list[i].cgroup };
+                        row[1] = stats_u64(s, "current_bytes", &v) ? format_bytes(cur, v) : NULL;
+                        row[2] = stats_u64(s, "high_limit_bytes", &v) ? format_bytes(high, v) : NULL;
+                        row[3] = stats_u64(s, "max_limit_bytes", &v) ? format_bytes(max, v) : NULL;
+                        row[4] = stats_u64(s, "peak_bytes", &v) ? format_bytes(peak, v) : NULL;
+                        if (stats_u64(s, "limit_increases", &v)) {
+                                snprintf(grows, sizeof grows, "%" PRIu64, v);
+                                row[5] = grows;
+                        }
+                        if (stats_u64(s, "limit_decreases", &v)) {
+                                snprintf(shrinks, sizeof shrinks, "%" PRIu64, v);
+                                row[6] = shrinks;
+                        }
+                        /* OOM kills where the kernel counts them (v1 since
+                         * 4.13, v2), else the times the OOM path ran. */
+                        if (stats_u64(s, "events_oom_kill", &v) || stats_u64(s, "events_oom", &v)) {
+                                snprintf(ooms, sizeof ooms, "%" PRIu64, v);
+                                row[7] = ooms;
+                        }
+                        if (stats_double(s, "pressure_some_avg10", &d)) {
+                                snprintf(pressure, sizeof pressure, "%.2f%%", d);
+                                row[8] = pressure;
+                        }
+                        if (table_add_row(&t, row) < 0) {
+                                table_done(&t);
+                                r = oom();
+                                goto finish;
+                        }
+                }
+                table_print(&t);
+                table_done(&t);
+                if (arg_legend) {
+                        char bb[FORMAT_BYTES_MAX], gb[FORMAT_BYTES_MAX];
+
+                        printf("\n%zu cgroup%s monitored", shown, shown == 1 ? "" : "s");
+                        if (have_budget && have_granted)
+                                printf("; %s of the %s budget granted", format_bytes(gb, granted),
+                                       format_bytes(bb, budget));
+                        printf(".\n");
+                }
+        }
+        r = MEMCGCTL_EXIT_OK;
+finish:
+        for (size_t k = 0; k < n; k++)
+                stats_done(&all[k]);
+        free(all);
+        return r;
+}
+
+/* Whether cgroup is monitored now: 1, 0, or negative when unknown. */
+static int is_monitored(sd_bus *bus, const char *cgroup, uint64_t *ret_max) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(stats_done) Stats s = {};
+        int r;
+
+        r = get_stats(bus, cgroup, &s, &error);
+        if (r < 0)
+                return r;
+        if (ret_max && !stats_u64(&s, "max_limit_bytes", ret_max))
+                *ret_max = 0;
+        return stats_bool(&s, "monitored");
+}
+
+static int verb_monitor(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *cgroup = args[0];
+        char what[WHAT_MAX];
+        uint64_t max = 0;
+        int r, before;
+
+        r = check_cgroup_path(cgroup);
+        if (r != 0)
+                return r;
+        /* Monitor() of a monitored cgroup succeeds and leaves its limits
+         * alone: look first, so that a --limit that had no effect is not
+         * passed over in silence. */
+        before = is_monitored(bus, cgroup, &max);
+
+        snprintf(what, sizeof what, "monitor %s", cgroup);
+        r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "Monitor", &error, &reply, "st", cgroup,
+                               arg_limit);
+        if (r < 0)
+                return bus_fail(what, &error, r);
+        if (before > 0 && arg_limit_set && max != arg_limit && !arg_quiet) {
+                char a[FORMAT_BYTES_MAX];
+                fprintf(stderr, "%s was already monitored: its limit stays at %s (change it with 'memcgctl set-limit').\n",
+                        cgroup, format_bytes(a, max));
+        }
+        return MEMCGCTL_EXIT_OK;
+}
+
+static int verb_unmonitor(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        char what[WHAT_MAX];
+        int r;
+
+        r = check_cgroup_path(args[0]);
+        if (r != 0)
+                return r;
+        snprintf(what, sizeof what, "unmonitor %s", args[0]);
+        r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "Unmonitor", &error, NULL, "s", args[0]);
+        if (r < 0)
+                return bus_fail(what, &error, r);
+        return MEMCGCTL_EXIT_OK;
+}
+
+static int verb_set_limit(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        char what[WHAT_MAX];
+        uint64_t limit;
+        int r, monitored;
+
+        r = check_cgroup_path(args[0]);
+        if (r != 0)
+                return r;
+        r = parse_size_arg("limit", args[1], &limit);
+        if (r != 0)
+                return r;
+        snprintf(what, sizeof what, "set the limit of %s", args[0]);
+        r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "SetInitialLimit", &error, NULL, "st",
+                               args[0], limit);
+        if (r < 0)
+                return bus_fail(what, &error, r);
+        monitored = is_monitored(bus, args[0], NULL);
+        if (monitored == 0 && !arg_quiet) {
+                char a[FORMAT_BYTES_MAX];
+                fprintf(stderr, "%s is not monitored: %s will be its start limit once 'memcgctl monitor %s' runs.\n",
+                        args[0], format_bytes(a, limit), args[0]);
+        }
+        return MEMCGCTL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * watch */
+
+typedef struct Watch {
+        JsonWriter json;
+        bool interrupted;  /* ended by SIGINT/SIGTERM/SIGHUP, not by the bus */
+} Watch;
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Watch *w = userdata;
+
+        w->interrupted = true;
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+/* The cgroup path an object of the service stands for, or NULL. */
+static char *cgroup_of_object(const char *path) {
+        char *ext = NULL;
+
+        if (!path)
+                return NULL;
+        if (sd_bus_path_decode(path, CGROUP_OBJECT_PREFIX, &ext) <= 0)
+                return NULL;
+        return ext;
+}
+
+static void watch_begin(Watch *w, uint64_t now, const char *signal) {
+        char ts[FORMAT_TIMESTAMP_MAX];
+
+        if (arg_json != JSON_OFF) {
+                json_writer_init(&w->json, stdout, false);
+                json_begin_object(&w->json);
+                json_key(&w->json, "timestamp");
+                json_string(&w->json, format_timestamp_iso(ts, now));
+                json_key(&w->json, "realtime_usec");
+                json_u64(&w->json, now);
+                json_key(&w->json, "signal");
+                json_string(&w->json, signal);
+        } else
+                printf("%s %-17s", format_timestamp(ts, now), signal);
+}
+
+static void watch_end(Watch *w) {
+        if (arg_json != JSON_OFF) {
+                json_end_object(&w->json);
+                json_finish(&w->json);
+        } else {
+                putchar('\n');
+                fflush(stdout);
+        }
+}
+
+/* The known signals of org.memcgd1.Manager, typed. Returns 1 when printed,
+ * 0 when the signal (or its signature) is not one this version knows, so
+ * the caller prints it generically. */
+static int watch_manager_signal(Watch *w, sd_bus_message *m, uint64_t now) {
+        const char *member = sd_bus_message_get_member(m);
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX];
+        bool json = arg_json != JSON_OFF;
+        const char *cgroup, *s;
+        uint64_t x, y, z;
+        int r;
+
+        if (sd_bus_message_is_signal(m, MANAGER_IFACE, "LimitChanged") &&
+            sd_bus_message_has_signature(m, "sttts")) {
+                if (sd_bus_message_read(m, "sttts", &cgroup, &x, &y, &z, &s) < 0)
+                        return 0;
+                watch_begin(w, now, member);
+                if (json) {
+                        json_key(&w->json, "cgroup");
+                        json_string(&w->json, cgroup);
+                        json_key(&w->json, "old_max");
+                        json_u64(&w->json, x);
+                        json_key(&w->json, "new_max");
+                        json_u64(&w->json, y);
+                        json_key(&w->json, "new_high");
+                        json_u64(&w->json, z);
+                        json_key(&w->json, "reason");
+                        json_string(&w->json, s);
+                } else
+                        printf(" %s %s: max %s -> %s, high %s", cgroup, s, format_bytes(a, x), format_bytes(b, y),
+                               format_bytes(c, z));
+                watch_end(w);
+                return 1;
+        }
+        if (sd_bus_message_is_signal(m, MANAGER_IFACE, "BudgetExhausted") &&
+            sd_bus_message_has_signature(m, "stt")) {
+                if (sd_bus_message_read(m, "stt", &cgroup, &x, &y) < 0)
+                        return 0;
+                watch_begin(w, now, member);
+                if (json) {
+                        json_key(&w->json, "cgroup");
+                        json_string(&w->json, cgroup);
+                        json_key(&w->json, "requested");
+                        json_u64(&w->json, x);
+                        json_key(&w->json, "granted");
+                        json_u64(&w->json, y);
+                } else
+                        printf(" %s requested %s, granted %s", cgroup, format_bytes(a, x), format_bytes(b, y));
+                watch_end(w);
+                return 1;
+        }
+        if (sd_bus_message_is_signal(m, MANAGER_IFACE, "MonitorStopped") &&
+            sd_bus_message_has_signature(m, "ss")) {
+                if (sd_bus_message_read(m, "ss", &cgroup, &s) < 0)
+                        return 0;
+                watch_begin(w, now, member);
+                if (json) {
+                        json_key(&w->json, "cgroup");
+                        json_string(&w->json, cgroup);
+                        json_key(&w->json, "reason");
+                        json_string(&w->json, s);
+                } else
+                        printf(" %s %s", cgroup, s);
+                watch_end(w);
+                return 1;
+        }
+        if (sd_bus_message_is_signal(m, MANAGER_IFACE, "Oom") && sd_bus_message_has_signature(m, "ssta(us)")) {
+                /* The text form names at most this many tasks; a cgroup
+                 * can hold thousands. JSON carries all of them. */
+                enum { TASKS_SHOWN = 8 };
+                unsigned ntasks = 0;
+
+                if (sd_bus_message_read(m, "sst", &cgroup, &s, &x) < 0)
+                        return 0;
+                watch_begin(w, now, member);
+                if (json) {
+                        json_key(&w->json, "cgroup");
+                        json_string(&w->json, cgroup);
+                        json_key(&w->json, "kind");
+                        json_string(&w->json, s);
+                        json_key(&w->json, "count");
+                        json_u64(&w->json, x);
+                        json_key(&w->json, "tasks");
+                        json_begin_array(&w->json);
+                } else
+                        printf(" %s %s (count %" PRIu64 ")", cgroup, s, x);
+                r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "(us)");
+                for (; r >= 0;) {
+                        uint32_t pid;
+                        const char *comm;
+
+                        r = sd_bus_message_read(m, "(us)", &pid, &comm);
+                        if (r <= 0)
+                                break;
+                        if (json) {
+                                json_begin_object(&w->json);
+                                json_key(&w->json, "pid");
+                                json_u64(&w->json, pid);
+                                json_key(&w->json, "comm");
+                                json_string(&w->json, comm);
+                                json_end_object(&w->json);
+                        } else if (ntasks < TASKS_SHOWN)
+                                printf("%s %s[%" PRIu32 "]", ntasks == 0 ? ", tasks:" : ",", comm, pid);
+                        ntasks++;
+                }
+                if (json)
+                        json_end_array(&w->json);
+                else if (ntasks > TASKS_SHOWN)
+                        printf(" and %u more", ntasks - TASKS_SHOWN);
+                else if (ntasks == 0)
+                        printf(", no tasks");
+                watch_end(w);
+                return 1;
+        }
+        return 0;
+}
+
+/* org.freedesktop.DBus.Properties.PropertiesChanged, with sizes readable. */
+static int watch_properties_changed(Watch *w, sd_bus_message *m, uint64_t now) {
+        _cleanup_(freep) char *cgroup = cgroup_of_object(sd_bus_message_get_path(m));
+        const char *iface;
+        bool json = arg_json != JSON_OFF;
+        int r;
+
+        if (!sd_bus_message_has_signature(m, "sa{sv}as"))
+                return 0;
+        r = sd_bus_message_read(m, "s", &iface);
+        if (r < 0)
+                return 0;
+        watch_begin(w, now, "PropertiesChanged");
+        if (json) {
+                json_key(&w->json, "path");
+                json_string(&w->json, sd_bus_message_get_path(m));
+                if (cgroup) {
+                        json_key(&w->json, "cgroup");
+                        json_string(&w->json, cgroup);
+                }
+                json_key(&w->json, "interface");
+                json_string(&w->json, iface);
+                json_key(&w->json, "changed");
+                (void) json_message_value(&w->json, m);
+                json_key(&w->json, "invalidated");
+                (void) json_message_value(&w->json, m);
+                watch_end(w);
+                return 1;
+        }
+        printf(" %s", cgroup ?: sd_bus_message_get_path(m));
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        while (r >= 0) {
+                const char *name, *contents;
+                char buf[FORMAT_BYTES_MAX];
+                size_t l;
+
+                r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv");
+                if (r <= 0)
+                        break;
+                if (sd_bus_message_read(m, "s", &name) < 0 || sd_bus_message_peek_type(m, NULL, &contents) < 0)
+                        break;
+                l = strlen(name);
+                if (strcmp(contents, "t") == 0) {
+                        uint64_t v;
+                        if (sd_bus_message_read(m, "v", "t", &v) < 0)
+                                break;
+                        /* Properties named *Bytes are sizes. */
+                        if (l > 5 && strcmp(name + l - 5, "Bytes") == 0)
+                                printf(" %s=%s", name, format_bytes(buf, v));
+                        else
+                                printf(" %s=%" PRIu64, name, v);
+                } else {
+                        JsonWriter jw;
+                        printf(" %s=", name);
+                        json_writer_init(&jw, stdout, false);
+                        if (json_message_value(&jw, m) < 0)
+                                break;
+                }
+                if (sd_bus_message_exit_container(m) < 0)
+                        break;
+        }
+        watch_end(w);
+        return 1;
+}
+
+/* org.freedesktop.DBus.ObjectManager.InterfacesAdded/Removed: a cgroup's
+ * object appeared or went away. */
+static int watch_object_manager(Watch *w, sd_bus_message *m, uint64_t now) {
+        const char *member = sd_bus_message_get_member(m), *opath;
+        bool added = strcmp(member, "InterfacesAdded") == 0;
+        _cleanup_(freep) char *cgroup = NULL;
+        int r;
+
+        if (!sd_bus_message_has_signature(m, added ? "oa{sa{sv}}" : "oas"))
+                return 0;
+        if (sd_bus_message_read(m, "o", &opath) < 0)
+                return 0;
+        cgroup = cgroup_of_object(opath);
+        watch_begin(w, now, member);
+        if (arg_json != JSON_OFF) {
+                json_key(&w->json, "object");
+                json_string(&w->json, opath);
+                if (cgroup) {
+                        json_key(&w->json, "cgroup");
+                        json_string(&w->json, cgroup);
+                }
+                json_key(&w->json, "interfaces");
+                (void) json_message_value(&w->json, m);
+                watch_end(w);
+                return 1;
+        }
+        printf(" %s", cgroup ?: opath);
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, added ? "{sa{sv}}" : "s");
+        while (r >= 0) {
+                const char *iface;
+
+                if (added) {
+                        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sa{sv}");
+                        if (r <= 0)
+                                break;
+                        if (sd_bus_message_read(m, "s", &iface) < 0 || sd_bus_message_skip(m, "a{sv}") < 0 ||
+                            sd_bus_message_exit_container(m) < 0)
+                                break;
+                } else if (sd_bus_message_read(m, "s", &iface) <= 0)
+                        break;
+                printf(" %s", iface);
+        }
+        watch_end(w);
+        return 1;
+}
+
+/* Any other signal: interface.member, path and the arguments as JSON. */
+static void watch_generic(Watch *w, sd_bus_message *m, uint64_t now) {
+        const char *member = sd_bus_message_get_member(m) ?: "?";
+
+        (void) sd_bus_message_rewind(m, true);
+        watch_begin(w, now, member);
+        if (arg_json != JSON_OFF) {
+                json_key(&w->json, "interface");
+                json_string(&w->json, sd_bus_message_get_interface(m));
+                json_key(&w->json, "path");
+                json_string(&w->json, sd_bus_message_get_path(m));
+                json_key(&w->json, "args");
+                json_begin_array(&w->json);
+                while (json_message_value(&w->json, m) > 0)
+                        ;
+                json_end_array(&w->json);
+        } else {
+                JsonWriter jw;
+
+                printf(" %s %s.%s ", sd_bus_message_get_path(m) ?: "-", sd_bus_message_get_interface(m) ?: "-",
+                       member);
+                json_writer_init(&jw, stdout, false);
+                json_begin_array(&jw);
+                while (json_message_value(&jw, m) > 0)
+                        ;
+                json_end_array(&jw);
+        }
+        watch_end(w);
+}
+
+static int on_service_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Watch *w = userdata;
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        int r = 0;
+
+        if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.Properties", "PropertiesChanged"))
+                r = watch_properties_changed(w, m, now);
+        else if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded") ||
+                 sd_bus_message_is_signal(m, "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved"))
+                r = watch_object_manager(w, m, now);
+        else if (sd_bus_message_is_signal(m, MANAGER_IFACE, NULL))
+                r = watch_manager_signal(w, m, now);
+        if (r == 0)
+                watch_generic(w, m, now);
+        return 0;
+}
+
+static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Watch *w = userdata;
+        const char *name, *old_owner, *new_owner;
+        uint64_t now = now_usec(CLOCK_REALTIME);
+
+        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || strcmp(name, BUS_NAME) != 0)
+                return 0;
+        watch_begin(w, now, "NameOwnerChanged");
+        if (arg_json != JSON_OFF) {
+                json_key(&w->json, "name");
+                json_string(&w->json, name);
+                json_key(&w->json, "old_owner");
+                json_string(&w->json, old_owner);
+                json_key(&w->json, "new_owner");
+                json_string(&w->json, new_owner);
+        } else if (new_owner[0] && old_owner[0])
+                printf(" memcgd moved from %s to %s", old_owner, new_owner);
+        else if (new_owner[0])
+                printf(" memcgd started as %s", new_owner);
+        else
+                printf(" memcgd stopped (was %s)", old_owner);
+        watch_end(w);
+        return 0;
+}
+
+static int verb_watch(sd_bus *bus, char **args) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Watch w = {};
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return MEMCGCTL_EXIT_FAILURE;
+
+        r = sd_event_default(&event);
+        if (r < 0)
+                return oom();
+        /* Ctrl-C is the normal way to end watch: exit 0. */
+        if (sd_event_add_signal(event, NULL, SIGINT, on_exit_signal, &w) < 0 ||
+            sd_event_add_signal(event, NULL, SIGTERM, on_exit_signal, &w) < 0 ||
+            sd_event_add_signal(event, NULL, SIGHUP, on_exit_signal, &w) < 0)
+                return oom();
+
+        /* Every signal org.memcgd1 sends, whoever owns the name: the bus
+         * applies a well-known sender in a match rule to each new owner,
+         * so a restarted memcgd is followed without re-subscribing. */
+        r = sd_bus_add_match(bus, NULL, "type='signal',sender='" BUS_NAME "'", on_service_signal, &w);
+        if (r < 0)
+                return bus_fail("subscribe to the signals of memcgd", &error, r);
+        r = sd_bus_add_match(bus, NULL,
+                             "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                             "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" BUS_NAME "'",
+                             on_name_owner_changed, &w);
+        if (r < 0)
+                return bus_fail("subscribe to the start and stop of memcgd", &error, r);
+
+        r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "NameHasOwner", &error, &reply, "s", BUS_NAME);
+        if (r < 0)
+                return bus_fail("ask the bus whether memcgd runs", &error, r);
+        int running = 0;
+        (void) sd_bus_message_read(reply, "b", &running);
+        if (arg_legend && !arg_quiet)
+                fprintf(stderr, "Watching memcgd signals%s. Press Ctrl-C to stop.\n",
+                        running ? "" : " (memcgd is not running now; waiting for it)");
+
+        r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return oom();
+        (void) sd_bus_set_exit_on_disconnect(bus, true);
+        /* Leaving the loop closes the bus (sd-bus's exit source), so
+         * whether the bus or a signal ended it is recorded by the signal
+         * handler. */
+        r = sd_event_loop(event);
+        if (r >= 0 && !w.interrupted) {
+                fprintf(stderr, "Failed to watch: the connection to the system bus was closed.\n");
+                return MEMCGCTL_EXIT_NOT_RUNNING;
+        }
+        if (r < 0) {
+                fprintf(stderr, "Failed to watch: %s\n", strerror(-r));
+                return MEMCGCTL_EXIT_FAILURE;
+        }
+        return MEMCGCTL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Command line */
+
+static void help(void) {
+        printf("memcgctl [OPTIONS...] COMMAND ...\n"
+               "\n"
+               "Control memcgd, the service that gives memory cgroups elastic limits.\n"
+               "\n"
+               "Commands:\n"
+               "  monitor CGROUP [--limit SIZE]\n"
+               "                      Start elastic limits on CGROUP. Without --limit the\n"
+               "                      start limit is the one set earlier with set-limit,\n"
+               "                      else memcgd's configured default, else one derived\n"
+               "                      from the current usage. A cgroup monitored already\n"
+               "                      keeps its limits.\n"
+               "  unmonitor CGROUP    Stop; its budget grant returns to the pool and the\n"
+               "                      limits it had before monitor are restored.\n"
+               "  set-limit CGROUP SIZE\n"
+               "                      Monitored: re-base the hard limit to SIZE now (the\n"
+               "                      high line follows). Not monitored: remember SIZE as\n"
+               "                      the start limit of a later monitor.\n"
+               "  status [CGROUP]     One cgroup in detail (any memory cgroup, monitored or\n"
+               "                      not), or a table of all monitored ones: path, usage,\n"
+               "                      high, max, peak, grows, shrinks, OOM kills, pressure.\n"
+               "  list                The monitored cgroups and their D-Bus objects.\n"
+               "  watch               Print every signal memcgd sends (limit changes, OOM,\n"
+               "                      budget exhausted, monitoring stopped, property\n"
+               "                      changes, memcgd start/stop) as one timestamped line,\n"
+               "                      until Ctrl-C.\n"
+               "\n"
+               "Options:\n"
+               "  -h --help           Show this help and exit\n"
+               "     --version        Show the version and exit\n"
+               "  -l --limit=SIZE     The start limit of monitor\n"
+               "     --json[=MODE]    JSON output for status, list and watch; MODE is\n"
+               "                      'short' (the default: one line; for watch one object\n"
+               "                      per line) or 'pretty'. Sizes are numbers of bytes.\n"
+               "     --no-legend      Leave out column headers, footers and hints\n"
+               "     --no-ask-password\n"
+               "                      Never let polkit prompt for a password. Otherwise a\n"
+               "                      polkit agent may prompt when stdin is a terminal.\n"
+               "  -q --quiet          Leave out notes on stderr\n"
+               "\n"
+               "CGROUP is a path from the root of the memory cgroup hierarchy, as in\n"
+               "/proc/PID/cgroup: /user.slice/user-1000.slice, /machine/vm1 (not \"/\").\n"
+               "SIZE is a number of bytes, optionally with K, M, G, T, P or E (powers of\n"
+               "1024, optionally followed by iB or B): 4096, 512M, 1.5G, 2GiB, or\n"
+               "'infinity'. Sizes print the same way: 512B, 64.0M, 1.5G (one decimal,\n"
+               "rounded down).\n"
+               "\n"
+               "Reading (status, list, watch) is open to every user. monitor and\n"
+               "unmonitor need the polkit action org.memcgd1.monitor, set-limit\n"
+               "org.memcgd1.set-limit; root passes without asking.\n"
+               "\n"
+               "Exit status:\n"
+               "  0  success\n"
+               "  1  any other failure\n"
+               "  2  usage: bad command line, invalid SIZE, invalid CGROUP path\n"
+               "  3  not authorized (polkit denied the action)\n"
+               "  4  no such cgroup, not a memory cgroup, or not monitored\n"
+               "  5  memcgd is not running (or the system bus cannot be reached)\n"
+               "  6  limit refused: below the current usage, out of range, or more than\n"
+               "     the budget has left\n"
+               "Every error is one line on stderr: \"Failed to ACTION: MESSAGE\", the\n"
+               "message as memcgd sent it.\n"
+               "\n"
+               "Environment:\n"
+               "  DBUS_SYSTEM_BUS_ADDRESS  the system bus to talk to (default: the\n"
+               "                           standard system bus socket)\n"
+               "\n"
+               "Examples:\n"
+               "  memcgctl monitor /machine/vm1 --limit 2G\n"
+               "  memcgctl status\n"
+               "  memcgctl status /machine/vm1 --json | jq .max_limit_bytes\n"
+               "  memcgctl watch --json\n"
+               "\n"
+               "See memcgctl(1) for more.\n");
+}
+
+typedef struct Verb {
+        const char *name;
+        unsigned min_args, max_args;
+        int (*run)(sd_bus *bus, char **args);
+} Verb;
+
+static const Verb verbs[] = {
+        { "monitor", 1, 1, verb_monitor },
+        { "unmonitor", 1, 1, verb_unmonitor },
+        { "set-limit", 2, 2, verb_set_limit },
+        { "status", 0, 1, verb_status },
+        { "list", 0, 0, verb_list },
+        { "watch", 0, 0, verb_watch },
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs(" (see memcgctl --help)\n", stderr);
+        return MEMCGCTL_EXIT_USAGE;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_JSON,
+                ARG_NO_LEGEND,
+                ARG_NO_ASK_PASSWORD,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "limit", required_argument, NULL, 'l' },
+                { "json", optional_argument, NULL, ARG_JSON },
+                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
+                { "quiet", no_argument, NULL, 'q' },
+                {}
+        };
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":hl:q", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return MEMCGCTL_EXIT_OK;
+                case ARG_VERSION:
+                        printf("memcgctl %s\n", MEMCGD_VERSION);
+                        return MEMCGCTL_EXIT_OK;
+                case 'l':
+                        r = parse_size_arg("limit", optarg, &arg_limit);
+                        if (r != 0)
+                                return r;
+                        if (arg_limit == 0)
+                                return usage_error("Invalid limit '%s': it must be above 0 (leave --limit out for the default)",
+                                                   optarg);
+                        arg_limit_set = true;
+                        break;
+                case ARG_JSON:
+                        if (!optarg || strcmp(optarg, "short") == 0)
+                                arg_json = JSON_SHORT;
+                        else if (strcmp(optarg, "pretty") == 0)
+                                arg_json = JSON_PRETTY;
+                        else if (strcmp(optarg, "off") == 0)
+                                arg_json = JSON_OFF;
+                        else
+                                return usage_error("Invalid --json mode '%s': use short, pretty or off", optarg);
+                        break;
+                case ARG_NO_LEGEND:
+                        arg_legend = false;
+                        break;
+                case ARG_NO_ASK_PASSWORD:
+                        arg_ask_password = false;
+                        break;
+                case 'q':
+                        arg_quiet = true;
+                        break;
+                case ':':
+                        return usage_error("Option '%s' needs an argument", argv[optind - 1]);
+                case '?':
+                default:
+                        return usage_error("Unknown option '%s'", argv[optind - 1]);
+                }
+        return -1;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        const Verb *verb = NULL;
+        unsigned nargs;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r >= 0)
+                return r;
+        if (optind >= argc)
+                return usage_error("%s", "No command given");
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                if (strcmp(argv[optind], verbs[i].name) == 0)
+                        verb = &verbs[i];
+        if (!verb)
+                return usage_error("Unknown command '%s'", argv[optind]);
+        nargs = (unsigned) (argc - optind - 1);
+        if (nargs < verb->min_args)
+                return usage_error("Too few arguments for '%s'", verb->name);
+        if (nargs > verb->max_args)
+                return usage_error("Too many arguments for '%s'", verb->name);
+        if (arg_limit_set && verb->run != verb_monitor)
+                return usage_error("--limit is an option of monitor, not of '%s'", verb->name);
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0) {
+                fprintf(stderr, "Failed to connect to the system bus: %s\n", strerror(-r));
+                return MEMCGCTL_EXIT_NOT_RUNNING;
+        }
+        /* A polkit agent can prompt only for a person at a terminal. */
+        (void) sd_bus_set_allow_interactive_authorization(bus, arg_ask_password && isatty(STDIN_FILENO));
+
+        return verb->run(bus, argv + optind + 1);
+}

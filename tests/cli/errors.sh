@@ -1,0 +1,143 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# memcgctl's failures and their documented exit status (memcgctl --help,
+# memcgctl(1)): each one a single line on stderr carrying memcgd's message.
+#   2 usage, bad size, bad path   3 not authorized   4 not found/monitored
+#   5 memcgd not running          6 limit refused    1 anything else
+
+source "$(dirname "$0")/lib.sh"
+
+bus_require
+cli_require
+BUS_SHRINK_BASE=${BUS_SHRINK_BASE:-50s}
+MEMCGD_ARGS=(--budget=256M)
+bus_setup
+
+memcg_create err
+CG=$MEMCG
+memcg_create other
+OTHER=$MEMCG
+expect_rc "monitor (setup)" 0 monitor "$CG" --limit 64M
+
+# --- 2: usage -----------------------------------------------------------
+
+expect_rc "no command" 2
+expect_err_contains "... says so" "No command given"
+expect_rc "an unknown command" 2 frobnicate
+expect_err_contains "... names it" "Unknown command 'frobnicate'"
+expect_rc "an unknown option" 2 list --frobnicate
+expect_rc "too many arguments" 2 list extra
+expect_rc "too few arguments" 2 set-limit "$CG"
+expect_rc "--limit on a command other than monitor" 2 status --limit 64M
+expect_rc "--json with an unknown mode" 2 list --json=yaml
+expect_rc "an option missing its value" 2 monitor "$CG" --limit
+
+# --- 2: bad sizes -------------------------------------------------------
+
+for size in 12X 1.5 abc "" 64M64 99999999999E 1..5G; do
+        expect_rc "set-limit with the bad size '$size'" 2 set-limit "$CG" "$size" &&
+                expect_err_contains "... names the size" "Invalid limit '$size'"
+done
+# A leading '-' is an option, as everywhere; after "--" it is a size.
+expect_rc "a negative size looks like an option" 2 set-limit "$CG" -5
+expect_err_contains "... and is reported as one" "Unknown option '-5'"
+expect_rc "a negative size after --" 2 set-limit -- "$CG" -5
+expect_err_contains "... is not a size" "Invalid limit '-5'"
+expect_rc "monitor --limit with a bad size" 2 monitor "$OTHER" --limit 12Q
+expect_rc "monitor --limit 0 (would silently mean the default)" 2 monitor "$OTHER" --limit 0
+assert_eq "nothing was monitored by the refused commands" false "$(stats root "$OTHER" | jq -r '.data[0].monitored.data')"
+
+# --- 2: bad paths (checked before asking memcgd, by its own rules) -----
+
+long="/$(printf 'a%.0s' $(seq 1 200))"
+long="$long$long$long$long$long$long$long$long$long$long$long$long$long$long$long$long$long$long$long$long$long"
+for p in relative / /a/../b /a/./b //a /a//b /a/ "$long" $'/a\nb'; do
+        expect_rc "status with the bad path $(printf %q "${p:0:40}")" 2 status "$p" &&
+                expect_err_contains "... explains the path rule" "Invalid cgroup path"
+done
+expect_rc "monitor with a bad path" 2 monitor relative/path
+expect_rc "unmonitor with a bad path" 2 unmonitor /
+expect_rc "set-limit with a bad path" 2 set-limit /a/.. 64M
+
+# --- 4: not found, not a memcg, not monitored ---------------------------
+
+expect_rc "status of a cgroup that does not exist" 4 status /memcgd-no-such-cgroup-$$
+expect_err_contains "... carries memcgd's message" "No such cgroup '/memcgd-no-such-cgroup-$$'"
+expect_rc "monitor of a cgroup that does not exist" 4 monitor /memcgd-no-such-cgroup-$$
+expect_rc "set-limit of a cgroup that does not exist" 4 set-limit /memcgd-no-such-cgroup-$$ 64M
+expect_rc "status of a file, not a memcg" 4 status "$CG/memory.stat"
+expect_err_contains "... says it is not a memory cgroup" "is not a memory cgroup"
+expect_rc "unmonitor of a cgroup that is not monitored" 4 unmonitor "$OTHER"
+expect_err_contains "... says so" "is not monitored"
+
+# --- 6: limits refused --------------------------------------------------
+
+expect_rc "set-limit below the smallest limit" 6 set-limit "$CG" 1K
+expect_err_contains "... says the range" "out of range"
+expect_rc "set-limit beyond the budget (256M)" 6 set-limit "$CG" 1G
+expect_err_contains "... names the budget" "budget"
+expect_rc "set-limit infinity is parsed, then refused by memcgd" 6 set-limit "$CG" infinity
+alloc_start "$CG" 40 8 0
+wait_for "hog" "$BUS_WAIT" alloc_ready "$ALLOC_OUT" || fail "the hog allocated 40M" "$(cat "$ALLOC_OUT")"
+expect_rc "set-limit below the usage" 6 set-limit "$CG" 16M
+expect_err_contains "... says the usage" "usage"
+assert_u64 "the refused limit was not written" "$(memcg_limit "$CG")" -ge 41943040
+alloc_stop "$ALLOC_PID"
+
+# --- 3: not authorized --------------------------------------------------
+
+# memcgd-test has no polkit grant and no terminal (stdin is /dev/null):
+# the changes are denied, reading is open to everyone.
+expect_rc "an unprivileged monitor is denied" 3 --user monitor "$OTHER" --limit 64M
+expect_err_contains "... with memcgd's message" "Failed to monitor $OTHER: "
+expect_rc "an unprivileged set-limit is denied" 3 --user set-limit "$CG" 128M
+expect_rc "an unprivileged unmonitor is denied" 3 --user unmonitor "$CG"
+assert_eq "the denied unmonitor changed nothing" true "$(stats root "$CG" | jq -r '.data[0].monitored.data')"
+expect_rc "an unprivileged status is allowed" 0 --user status "$CG" --json
+assert_eq "... and shows the cgroup" "$CG" "$(jqv .cgroup)"
+expect_rc "an unprivileged list is allowed" 0 --user list --no-legend
+expect_rc "an unprivileged status table is allowed" 0 --user status
+
+# A person at a terminal may be asked by their polkit agent: the call then
+# carries ALLOW_INTERACTIVE_AUTHORIZATION (flag 0x4); from a script, or
+# with --no-ask-password, it does not.
+if command -v script >/dev/null; then
+        busctl monitor --json=short \
+                --match "type='method_call',destination='$BUS_NAME',member='SetInitialLimit'" \
+                >"$BUS_TMP/calls.jsonl" 2>"$BUS_TMP/calls.log" &
+        BUS_PIDS+=($!)
+        wait_for "call monitor" "$BUS_WAIT" grep -qs Monitoring "$BUS_TMP/calls.log"
+        as_user script -qec "$MEMCGCTL_BIN set-limit $CG 100M" /dev/null >/dev/null 2>&1
+        as_user script -qec "$MEMCGCTL_BIN --no-ask-password set-limit $CG 101M" /dev/null >/dev/null 2>&1
+        ctl --user set-limit "$CG" 102M
+        wait_for "three calls" "$BUS_WAIT" bash -c '[ "$(grep -c SetInitialLimit "$1")" -ge 3 ]' _ "$BUS_TMP/calls.jsonl"
+        assert_eq "interactive authorization is allowed from a terminal only (flags: tty, tty --no-ask-password, no tty)" \
+                "4 0 0" "$(jq -r .flags "$BUS_TMP/calls.jsonl" | while read -r f; do echo $((f & 4)); done | tr '\n' ' ' | sed 's/ $//')"
+else
+        say "script(1) missing: the terminal check is left out"
+fi
+
+# With a polkit rule granting set-limit the same call goes through: the
+# exit status 3 above was polkit's verdict, nothing else.
+polkit_add_rule 50-memcgctl-test.rules "polkit.addRule(function(action, subject) {
+        if (action.id == \"org.memcgd1.set-limit\" && subject.user == \"$BUS_USER\")
+                return polkit.Result.YES;
+});" || fail "polkit reloaded the test rule"
+expect_rc "an unprivileged set-limit granted by a polkit rule" 0 --user set-limit "$CG" 128M
+assert_eq "... wrote the limit" 134217728 "$(memcg_limit "$CG")"
+expect_rc "the rule grants set-limit only, not monitor" 3 --user unmonitor "$CG"
+
+# --- 5: memcgd not running ----------------------------------------------
+
+memcgd_stop
+expect_rc "list when memcgd is not running" 5 list
+expect_err_contains "... says memcgd is not running" "memcgd is not running"
+expect_rc "status when memcgd is not running" 5 status "$CG"
+expect_rc "monitor when memcgd is not running" 5 monitor "$CG"
+timeout 2 "$MEMCGCTL_BIN" watch </dev/null >"$BUS_TMP/w.out" 2>"$BUS_TMP/w.err"; rc=$?
+assert_eq "watch without memcgd waits (until killed by timeout)" 124 "$rc"
+assert_contains "... and says it waits" "$(cat "$BUS_TMP/w.err")" "memcgd is not running now; waiting for it"
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=$BUS_TMP/no-such-socket expect_rc "no system bus at all" 5 list
+expect_err_contains "... names the bus" "system bus"
+
+bus_finish
