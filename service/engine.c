@@ -183,12 +183,18 @@ unsigned engine_squeeze_others(Engine *e, Worker *self) {
         return n;
 }
 
+static void reap_worker(Engine *e, Worker *w);
+
 /* Joins a worker whose thread is done and forgets it. */
 static void reap(Engine *e, const char *path) {
         Worker *w = g_hash_table_lookup(workers_of(e), path);
         if (!w)
                 return;
-        g_hash_table_remove(workers_of(e), path);
+        reap_worker(e, w);
+}
+
+static void reap_worker(Engine *e, Worker *w) {
+        g_hash_table_remove(workers_of(e), w->cg->path);
         unregister(e, w);
         pthread_join(w->thread, NULL);
         worker_free(e, w);
@@ -197,19 +203,32 @@ static void reap(Engine *e, const char *path) {
 int engine_pop_event(Engine *e, EngineEvent *ret) {
         EngineEvent *ev;
 
-        pthread_mutex_lock(&e->queue_lock);
-        ev = g_queue_pop_head(e->queue);
-        if (!ev) {
-                uint64_t v;
-                /* Drain the eventfd while holding the lock: a post after
-                 * this re-arms it. */
-                (void) !read(e->event_fd, &v, sizeof(v));
+        for (;;) {
+                pthread_mutex_lock(&e->queue_lock);
+                ev = g_queue_pop_head(e->queue);
+                if (!ev) {
+                        uint64_t v;
+                        /* Drain the eventfd while holding the lock: a post
+                         * after this re-arms it. */
+                        (void) !read(e->event_fd, &v, sizeof(v));
+                }
+                pthread_mutex_unlock(&e->queue_lock);
+                if (!ev)
+                        return 0;
+                if (ev->type != ENGINE_EVENT_STOPPED)
+                        break;
+                /* The path may be monitored again by a newer worker (when
+                 * engine_monitor() finished off the old one itself): only
+                 * the instance that stopped is reaped, and the end of one
+                 * that was finished off already is not news. */
+                Worker *w = g_hash_table_lookup(workers_of(e), ev->path);
+                if (w && w->seq == ev->instance) {
+                        reap_worker(e, w);
+                        break;
+                }
+                engine_event_done(ev);
+                free(ev);
         }
-        pthread_mutex_unlock(&e->queue_lock);
-        if (!ev)
-                return 0;
-        if (ev->type == ENGINE_EVENT_STOPPED)
-                reap(e, ev->path);
         *ret = *ev;
         free(ev);
         return 1;
@@ -625,6 +644,8 @@ int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *
                 s.oom_decision_deadline_usec = w->oom_decision_deadline;
                 s.last_oom_realtime_usec = w->last_oom_realtime_usec;
                 s.emergency_grants = w->emergency_grants;
+                s.pressure_level = w->pressure_level;
+                s.pressure_source = w->pressure_source;
                 if (w->cg->backend == BACKEND_V1) {
                         /* v1 has no high counter nor memory.high: report
                          * the worker's own line and breaches. */

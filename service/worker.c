@@ -13,6 +13,7 @@
 #include "cgroup-path.h"
 #include "engine-internal.h"
 #include "log.h"
+#include "pressure-watch.h"
 
 /* The most grow steps one wake-up may take: enough to catch up with a
  * fast burst, bounded so that a cgroup that keeps breaching cannot keep
@@ -53,6 +54,15 @@ typedef struct WorkerLocal {
         bool retry_emergency;
         bool last_grow_denied;
         bool exhausted_announced;
+
+        /* Pressure and reclaim requests. */
+        PressureWatch pw;
+        PressureTracker pt;
+        uint64_t psi_next;          /* next PSI sample while pressure lasts */
+        uint64_t reclaim_last;      /* last RECLAIM_WANTED posted */
+        uint64_t reclaim_recheck;   /* growth denied: ask again then if still above high */
+        bool below_since_ask;       /* usage was seen under the line since the last ask */
+        uint64_t pressure_reclaim_last;
 } WorkerLocal;
 
 #define NEVER UINT64_MAX
@@ -345,6 +355,110 @@ static void announce_exhausted(Worker *w, uint64_t requested, uint64_t granted) 
         engine_post(w->engine, w->cg->path, &e);
 }
 
+static bool breached(const Worker *w, const WorkerLocal *l, uint64_t usage);
+
+/* Asks the main thread to request `bytes` from the cgroup's reclaimers,
+ * at most once per reclaim interval. */
+static void want_reclaim(Worker *w, WorkerLocal *l, uint64_t bytes, ReclaimCause cause) {
+        uint64_t interval = w->engine->config.reclaim_interval_usec ?: UINT64_C(100000);
+        uint64_t now = now_usec();
+
+        if (cause == RECLAIM_CAUSE_GROWTH_DENIED)
+                /* v1 tells a crossing of the high line once: a cgroup that
+                 * stays above it would never be asked for again. */
+                l->reclaim_recheck = (l->reclaim_last != 0 && now < l->reclaim_last + interval ? l->reclaim_last : now) +
+                                     interval;
+        /* The interval bounds asks for one and the same breach; a new
+         * crossing of the line (usage went under it since: the last ask
+         * was served) is asked for at once - on v1 nothing throttles the
+         * cgroup between high and max. */
+        bool fresh = cause == RECLAIM_CAUSE_GROWTH_DENIED && l->below_since_ask;
+        if (bytes == 0 || (!fresh && l->reclaim_last != 0 && now < l->reclaim_last + interval))
+                return;
+        l->reclaim_last = now;
+        l->below_since_ask = false;
+        EngineEvent e = { .type = ENGINE_EVENT_RECLAIM_WANTED, .reclaim_bytes = bytes, .reclaim_cause = cause };
+        engine_post(w->engine, w->cg->path, &e);
+}
+
+static void publish_pressure(Worker *w, WorkerLocal *l) {
+        pthread_mutex_lock(&w->lock);
+        w->pressure_level = l->pt.level;
+        w->pressure_source = l->pw.source;
+        pthread_mutex_unlock(&w->lock);
+}
+
+static void pressure_changed(Worker *w, WorkerLocal *l, PressureLevel old) {
+        EngineEvent e = { .type = ENGINE_EVENT_PRESSURE, .pressure_level = l->pt.level, .old_pressure_level = old };
+        log_debug("%s: pressure %s -> %s", w->cg->path, pressure_level_to_string(old),
+                  pressure_level_to_string(l->pt.level));
+        engine_post(w->engine, w->cg->path, &e);
+        publish_pressure(w, l);
+}
+
+/* A sample (the fd woke, or a PSI sampling deadline came) and the passing
+ * of time: the level follows with hysteresis; at medium and above the
+ * cgroup's reclaimers are asked for one gap between high and max, again
+ * after each quiet period the level holds. */
+static void pressure_step(Worker *w, WorkerLocal *l, bool woke, uint64_t now) {
+        PressureLevel old = l->pt.level, sample = PRESSURE_NONE;
+        bool sampled = false;
+
+        if (l->pw.fd < 0)
+                return;
+        pressure_watch_unmute(&l->pw, now);
+        if (woke || (l->pw.source == PRESSURE_SOURCE_PSI && now >= l->psi_next)) {
+                int r = pressure_watch_sample(&l->pw, woke, now, &sample);
+                if (r < 0)
+                        log_debug("%s: reading pressure failed: %s", w->cg->path, strerror(-r));
+                else
+                        sampled = true;
+        }
+        if (sampled)
+                (void) pressure_tracker_sample(&l->pt, sample, now);
+        else
+                (void) pressure_tracker_tick(&l->pt, now);
+        if (l->pw.source == PRESSURE_SOURCE_PSI && (sampled || now >= l->psi_next))
+                /* Sample while there is pressure; otherwise the trigger
+                 * wakes us. */
+                l->psi_next = (l->pt.level > PRESSURE_NONE || sample > PRESSURE_NONE) ? now + PRESSURE_SAMPLE_USEC
+                                                                                       : NEVER;
+        if (l->pt.level != old)
+                pressure_changed(w, l, old);
+        if (l->pt.level >= PRESSURE_MEDIUM &&
+            (old < PRESSURE_MEDIUM || now >= l->pressure_reclaim_last + l->pt.quiet_usec)) {
+                l->pressure_reclaim_last = now;
+                want_reclaim(w, l, l->max > l->high ? l->max - l->high : l->t->high_gap, RECLAIM_CAUSE_PRESSURE);
+        }
+}
+
+/* Growth was denied a while ago: still above the line, and still no
+ * grant? Ask the reclaimers again for a growth step. */
+static void reclaim_recheck(Worker *w, WorkerLocal *l) {
+        uint64_t usage;
+
+        l->reclaim_recheck = NEVER;
+        if (!l->last_grow_denied || l->waiting || cgroup_read_usage(w->cg, &usage) < 0)
+                return;
+        if (!breached(w, l, usage)) {
+                l->below_since_ask = true;
+                return;
+        }
+        want_reclaim(w, l, limits_grow_delta(l->t, l->max), RECLAIM_CAUSE_GROWTH_DENIED);
+}
+
+static uint64_t pressure_deadline(const WorkerLocal *l) {
+        uint64_t t = NEVER;
+        if (l->pw.fd < 0)
+                return t;
+        if (l->pw.source == PRESSURE_SOURCE_PSI)
+                t = l->psi_next;
+        if (l->pw.mute_until != 0 && l->pw.mute_until < t)
+                t = l->pw.mute_until;
+        uint64_t d = pressure_tracker_next_drop(&l->pt);
+        return d < t ? d : t;
+}
+
 /* Returns the bytes granted and applied. `emergency`: the grow policy at
  * the hard limit, a step bounded by oom_emergency_max_bytes. */
 static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
@@ -357,6 +471,11 @@ static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
         granted = delta ? take_pages(w->engine->budget, delta) : 0;
 
         l->last_grow_denied = granted < delta;
+        if (granted < delta)
+                /* Ask the cgroup's own reclaimers first: while the retries
+                 * below run, they free memory and usage may fall back under
+                 * the line before any OOM policy has to act. */
+                want_reclaim(w, l, delta - granted, RECLAIM_CAUSE_GROWTH_DENIED);
         if (granted < delta) {
                 /* Before giving up, take memory back from the others'
                  * unused slack, and try again shortly. */
@@ -539,8 +658,10 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
                 log_debug("%s: usage %llu high %llu max %llu%s", w->cg->path, (unsigned long long) usage,
                           (unsigned long long) l->high, (unsigned long long) l->max,
                           breached(w, l, usage) ? ": breach" : "");
-                if (!breached(w, l, usage))
+                if (!breached(w, l, usage)) {
+                        l->below_since_ask = true;
                         break;
+                }
                 if (i == 0) {
                         pthread_mutex_lock(&w->lock);
                         w->high_breaches++;
@@ -921,7 +1042,7 @@ static void finish(Worker *w, WorkerLocal *l, StopReason reason, uint64_t cookie
         w->exited = true;
         pthread_mutex_unlock(&w->lock);
 
-        EngineEvent ev = { .type = ENGINE_EVENT_STOPPED, .stop_reason = reason };
+        EngineEvent ev = { .type = ENGINE_EVENT_STOPPED, .stop_reason = reason, .instance = w->seq };
         engine_post(w->engine, w->cg->path, &ev);
 }
 
@@ -944,6 +1065,9 @@ void *worker_main(void *userdata) {
                 .ladder_fd = -1,
                 .decision_deadline = NEVER,
                 .retry_deadline = NEVER,
+                .pw = PRESSURE_WATCH_INIT,
+                .psi_next = NEVER,
+                .reclaim_recheck = NEVER,
         };
         StopReason reason = STOP_REASON_ERROR;
         uint64_t stop_cookie = 0;
@@ -993,6 +1117,16 @@ void *worker_main(void *userdata) {
                         return NULL;
                 }
         }
+        pressure_tracker_init(&l.pt, w->engine->config.pressure_quiet_usec);
+        if (!w->engine->config.pressure_disabled && !w->cg->fake) {
+                r = pressure_watch_open_cgroup(&w->engine->root, w->cg, now_usec(), &l.pw);
+                if (r < 0)
+                        log_debug("%s: no pressure notifications: %s", w->cg->path, strerror(-r));
+                else
+                        log_debug("%s: pressure from %s (PSI window %llu ms)", w->cg->path,
+                                  pressure_source_to_string(l.pw.source), (unsigned long long) l.pw.window_usec / 1000);
+                publish_pressure(w, &l);
+        }
         arm_shrink(&l);
         publish(w, &l);
         post_done(w, w->start_cookie, NULL);
@@ -1000,8 +1134,8 @@ void *worker_main(void *userdata) {
                 (void) handle_kernel_events(w, &l, false);
 
         for (;;) {
-                struct pollfd p[2] = { { .fd = w->ctl_fd, .events = POLLIN } };
-                nfds_t n = 1;
+                struct pollfd p[3] = { { .fd = w->ctl_fd, .events = POLLIN } };
+                nfds_t n = 1, pn = 0;
                 uint64_t now = now_usec();
                 struct timespec ts = {};
                 bool removed = false;
@@ -1010,8 +1144,16 @@ void *worker_main(void *userdata) {
                         p[n++] = (struct pollfd) { .fd = w->events_fd, .events = POLLPRI };
                 else if (l.ladder_fd >= 0)
                         p[n++] = (struct pollfd) { .fd = l.ladder_fd, .events = POLLIN };
+                if (pressure_watch_poll_events(&l.pw, now) != 0) {
+                        pn = n;
+                        p[n++] = (struct pollfd) { .fd = l.pw.fd, .events = pressure_watch_poll_events(&l.pw, now) };
+                }
 
                 uint64_t next = l.deadline;
+                if (pressure_deadline(&l) < next)
+                        next = pressure_deadline(&l);
+                if (l.reclaim_recheck < next)
+                        next = l.reclaim_recheck;
                 if (l.decision_deadline < next)
                         next = l.decision_deadline;
                 if (l.retry_deadline < next)
@@ -1036,7 +1178,20 @@ void *worker_main(void *userdata) {
                         (void) !read(w->ctl_fd, &v, sizeof(v));
                         kicked = true;
                 }
-                if (r > 0 && n > 1 && p[1].revents) {
+                bool pressure_woke = r > 0 && pn > 0 && p[pn].revents;
+                if (pressure_woke && (p[pn].revents & (POLLERR | POLLNVAL | POLLHUP))) {
+                        /* The unified twin went away (the memcg itself may
+                         * live on): stop watching rather than spin. */
+                        log_info("%s: the pressure source went away; no more pressure notifications", w->cg->path);
+                        pressure_watch_close(&l.pw);
+                        pressure_woke = false;
+                        PressureLevel old = l.pt.level;
+                        pressure_tracker_init(&l.pt, w->engine->config.pressure_quiet_usec);
+                        if (old != PRESSURE_NONE)
+                                pressure_changed(w, &l, old);
+                        publish_pressure(w, &l);
+                }
+                if (r > 0 && n > 1 && pn != 1 && p[1].revents) {
                         if (l.ladder_fd >= 0) {
                                 uint64_t v;
                                 (void) !read(l.ladder_fd, &v, sizeof(v));
@@ -1117,6 +1272,10 @@ void *worker_main(void *userdata) {
                 if (now >= l.decision_deadline)
                         decision_timeout(w, &l);
                 flush_pending_oom(w, &l);
+                if (pressure_woke || now >= pressure_deadline(&l))
+                        pressure_step(w, &l, pressure_woke, now);
+                if (now >= l.reclaim_recheck)
+                        reclaim_recheck(w, &l);
                 if (now >= l.deadline)
                         shrink(w, &l);
                 if (w->cg->backend == BACKEND_V1)
@@ -1126,6 +1285,7 @@ void *worker_main(void *userdata) {
 
         if (l.ladder_fd >= 0)
                 close(l.ladder_fd);
+        pressure_watch_close(&l.pw);
         finish(w, &l, reason, stop_cookie);
         return NULL;
 }

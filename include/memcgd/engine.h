@@ -117,7 +117,40 @@ typedef enum EngineEventType {
         ENGINE_EVENT_STOPPED,       /* worker ended; the cgroup is no longer monitored */
         ENGINE_EVENT_REQUEST_DONE,  /* outcome of a request with a cookie */
         ENGINE_EVENT_TASKS_KILLED,  /* tasks that an OOM took: by the kernel, a decision or its timeout */
+        ENGINE_EVENT_PRESSURE,      /* the cgroup's pressure level changed (pressure_level) */
+        ENGINE_EVENT_RECLAIM_WANTED,/* ask the cgroup's reclaimers for reclaim_bytes (reclaim_cause) */
 } EngineEventType;
+
+/* Memory pressure levels, as GLib's GMemoryMonitorWarningLevel (and
+ * org.freedesktop.LowMemoryMonitor) number them. */
+typedef enum PressureLevel {
+        PRESSURE_NONE = 0,
+        PRESSURE_LOW = 50,
+        PRESSURE_MEDIUM = 100,
+        PRESSURE_CRITICAL = 255,
+} PressureLevel;
+
+/* "none", "low", "medium", "critical"; NULL for another value. */
+const char *pressure_level_to_string(PressureLevel l);
+
+/* Why memory is asked back from reclaimers. */
+typedef enum ReclaimCause {
+        RECLAIM_CAUSE_GROWTH_DENIED, /* at the high line, the budget denied (part of) a growth step */
+        RECLAIM_CAUSE_PRESSURE,      /* the pressure level reached medium or above */
+        _RECLAIM_CAUSE_MAX,
+} ReclaimCause;
+
+const char *reclaim_cause_to_string(ReclaimCause c); /* "growth-denied", "pressure" */
+
+/* Where a worker's pressure level comes from. */
+typedef enum PressureSource {
+        PRESSURE_SOURCE_NONE,       /* not watched (disabled, or the kernel offers nothing) */
+        PRESSURE_SOURCE_PSI,        /* a PSI trigger on memory.pressure (v2, or the unified twin on hybrid hosts) */
+        PRESSURE_SOURCE_V1_LEVEL,   /* v1 memory.pressure_level eventfd */
+        _PRESSURE_SOURCE_MAX,
+} PressureSource;
+
+const char *pressure_source_to_string(PressureSource s); /* "none", "psi", "v1" */
 
 typedef enum KillCause {
         KILL_CAUSE_KERNEL,    /* "kernel": the kernel's OOM killer (the task that vanished) */
@@ -148,6 +181,12 @@ typedef struct EngineEvent {
         uint64_t requested, granted;
         /* STOPPED */
         StopReason stop_reason;
+        uint64_t instance;   /* which monitoring of the path ended (engine-internal) */
+        /* PRESSURE: the new level (and the old one) */
+        PressureLevel pressure_level, old_pressure_level;
+        /* RECLAIM_WANTED: bytes to ask back and why */
+        uint64_t reclaim_bytes;
+        ReclaimCause reclaim_cause;
 } EngineEvent;
 
 /* Frees what the event owns (not the struct). */
@@ -177,6 +216,14 @@ typedef struct EngineConfig {
         uint64_t oom_emergency_max_bytes;
         uint64_t oom_decision_timeout_usec;
         uint64_t oom_event_interval_usec;
+        /* Pressure (pressure.c): watch each monitored cgroup's memory
+         * pressure with one extra fd per worker; a level drops only after
+         * pressure_quiet_usec below it (0 = 5 s). */
+        bool pressure_disabled;
+        uint64_t pressure_quiet_usec;
+        /* Reclaim requests: the shortest interval between two
+         * RECLAIM_WANTED events of one cgroup (0 = 100 ms). */
+        uint64_t reclaim_interval_usec;
 } EngineConfig;
 
 void engine_config_init_default(EngineConfig *c);
@@ -298,6 +345,9 @@ typedef struct CgroupStats {
         uint64_t oom_decision_deadline_usec; /* CLOCK_MONOTONIC */
         uint64_t last_oom_realtime_usec;     /* CLOCK_REALTIME, 0 = never */
         uint64_t emergency_grants;           /* grow policy grants so far */
+        /* Pressure (monitored only): the worker's current level. */
+        PressureLevel pressure_level;
+        PressureSource pressure_source;
 } CgroupStats;
 
 /* Reads the figures of any memcg below the root (monitored or not).
