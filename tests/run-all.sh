@@ -72,6 +72,8 @@ if [ $quick = 0 ]; then
         # The OOM storm is paced by the kernel (~15 kills/s here): the
         # normal build runs 1,000, the sanitizer builds a shorter one.
         export KT_STORM_N=${KT_STORM_N:-200}
+        # 4,000 workers are the normal build's; 1,000 under the sanitizers.
+        export MEMCGD_SCALE_N=${MEMCGD_SCALE_N:-1000}
         run asan "$builddir-asan" "-Db_sanitize=address,undefined -Db_lundef=false" unit kernel bus cli
         run tsan "$builddir-tsan" "-Db_sanitize=thread -Db_lundef=false" unit kernel
 fi
