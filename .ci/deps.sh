@@ -25,6 +25,9 @@ PACKAGES=(
         # tests: gui suite (a desktop for memcg-notify: X server, session
         # notification server, screenshots, fonts for the popups)
         xvfb dunst imagemagick fonts-dejavu-core
+        # benchmarks (tests/bench/run.sh): callgrind instruction counts
+        # of the reaction path; perf and strace to find where time goes
+        valgrind linux-perf strace
 )
 
 missing=()

@@ -43,6 +43,15 @@ typedef enum Slot {
         _SLOT_MAX,
 } Slot;
 
+/* The actions a notification offers where the server supports them,
+ * besides "Details". */
+typedef enum Actions {
+        ACTIONS_DETAILS = 0,   /* Details only */
+        ACTIONS_RAISE = 1,     /* "Raise limit by N": SetInitialLimit(max + N) */
+        ACTIONS_DECIDE = 2,    /* a stopped cgroup: "Raise limit by N" (ResolveOom raise N),
+                                * "Kill largest" (ResolveOom kill-largest) */
+} Actions;
+
 typedef struct App App;
 
 typedef struct CgroupState {
@@ -59,6 +68,9 @@ typedef struct CgroupState {
         guint64 budget_refused_max;      /* the limit the budget refused to grow (granted 0), 0 = none */
         guint max_times;                 /* Oom "max" not shown yet */
         guint64 max_limit;               /* the limit when the last one came */
+        gboolean waiting;                /* Oom "frozen" came, "resolved" not yet */
+        GVariant *killed;                /* a(us) of the TasksKilled during this wait, or NULL */
+        char *killed_cause;
         gboolean stopped;                /* MonitorStopped came: forget once posted */
         gboolean in_flight;              /* a Notify for it awaits its reply */
 } CgroupState;
@@ -67,7 +79,7 @@ typedef struct Pending {
         char *cgroup;
         Slot slot;
         NotifyText text;
-        gboolean raise_action;           /* offer "Raise limit" */
+        Actions actions;
 } Pending;
 
 typedef struct IdInfo {
@@ -108,6 +120,8 @@ static void cgroup_state_free(CgroupState *s) {
                 if (s->timer[i])
                         g_source_remove(s->timer[i]);
         limit_changes_clear(&s->limit);
+        g_clear_pointer(&s->killed, g_variant_unref);
+        g_free(s->killed_cause);
         g_free(s->cgroup);
         g_free(s);
 }
@@ -152,7 +166,7 @@ static void pending_free(Pending *p) {
 /* ------------------------------------------------------------------------
  * Posting notifications */
 
-static void post(App *a, const char *cgroup, Slot slot, NotifyText *text, gboolean raise_action) {
+static void post(App *a, const char *cgroup, Slot slot, NotifyText *text, Actions actions) {
         Pending *p;
 
         if (text->urgency < a->config.min_urgency) {
@@ -168,7 +182,7 @@ static void post(App *a, const char *cgroup, Slot slot, NotifyText *text, gboole
                 if (p->slot == slot && g_str_equal(p->cgroup, cgroup)) {
                         notify_text_clear(&p->text);
                         p->text = *text;
-                        p->raise_action = raise_action;
+                        p->actions = actions;
                         *text = (NotifyText) {};
                         pump(a);
                         return;
@@ -178,7 +192,7 @@ static void post(App *a, const char *cgroup, Slot slot, NotifyText *text, gboole
         p->cgroup = g_strdup(cgroup);
         p->slot = slot;
         p->text = *text;
-        p->raise_action = raise_action;
+        p->actions = actions;
         *text = (NotifyText) {};
         g_queue_push_tail(&a->queue, p);
         if (g_queue_get_length(&a->queue) > QUEUE_MAX) {
@@ -252,10 +266,17 @@ static void pump(App *a) {
                 /* "default" is what a click on the notification does. */
                 g_variant_builder_add(&actions, "s", "default");
                 g_variant_builder_add(&actions, "s", "Details");
-                if (p->raise_action) {
+                if (p->actions == ACTIONS_RAISE) {
                         raise = notify_raise_label(a->config.raise_step);
                         g_variant_builder_add(&actions, "s", "raise");
                         g_variant_builder_add(&actions, "s", raise);
+                } else if (p->actions == ACTIONS_DECIDE) {
+                        /* The decisions memcgd waits for. */
+                        raise = notify_raise_label(a->config.raise_step);
+                        g_variant_builder_add(&actions, "s", "oom-raise");
+                        g_variant_builder_add(&actions, "s", raise);
+                        g_variant_builder_add(&actions, "s", "kill-largest");
+                        g_variant_builder_add(&actions, "s", NOTIFY_KILL_LARGEST_LABEL);
                 }
                 g_variant_builder_add(&actions, "s", "details");
                 g_variant_builder_add(&actions, "s", "Details");
@@ -287,13 +308,13 @@ static void pump(App *a) {
  * Rate-limited slots: the first event posts at once, the ones within the
  * next interval are merged and posted when it ends. */
 
-static gboolean build_slot(CgroupState *s, Slot slot, NotifyText *t, gboolean *ret_raise) {
+static gboolean build_slot(CgroupState *s, Slot slot, NotifyText *t, Actions *ret_actions) {
         switch (slot) {
         case SLOT_LIMIT:
                 if (limit_changes_empty(&s->limit))
                         return FALSE;
                 notify_text_limit(t, s->cgroup, &s->limit);
-                *ret_raise = s->limit.grows > 0;
+                *ret_actions = s->limit.grows > 0 ? ACTIONS_RAISE : ACTIONS_DETAILS;
                 limit_changes_clear(&s->limit);
                 return TRUE;
         case SLOT_WARNING:
@@ -306,7 +327,7 @@ static gboolean build_slot(CgroupState *s, Slot slot, NotifyText *t, gboolean *r
                                               s->budget_refused_max > 0 && s->budget_refused_max == s->max_limit);
                 else
                         return FALSE;
-                *ret_raise = TRUE;
+                *ret_actions = ACTIONS_RAISE;
                 s->budget_times = s->max_times = 0;
                 return TRUE;
         default:
@@ -316,12 +337,12 @@ static gboolean build_slot(CgroupState *s, Slot slot, NotifyText *t, gboolean *r
 
 static void flush_slot(CgroupState *s, Slot slot) {
         NotifyText t = {};
-        gboolean raise = FALSE;
+        Actions actions = ACTIONS_DETAILS;
 
-        if (!build_slot(s, slot, &t, &raise))
+        if (!build_slot(s, slot, &t, &actions))
                 return;
         s->last_post[slot] = g_get_monotonic_time();
-        post(s->app, s->cgroup, slot, &t, raise);
+        post(s->app, s->cgroup, slot, &t, actions);
 }
 
 typedef struct SlotTimer {
@@ -372,10 +393,35 @@ static void schedule_slot(CgroupState *s, Slot slot) {
 typedef struct OomCall {
         App *app;
         char *cgroup;
-        char *kind;
+        char *kind;       /* an Oom kind, or NULL for TasksKilled */
         guint64 count;
-        GVariant *tasks;  /* a(us) */
+        GVariant *tasks;  /* a(us): Oom's tasks, or the killed ones */
+        char *cause;      /* TasksKilled */
+        GVariant *killed; /* "resolved": the TasksKilled of the wait it ends (a(us)), or NULL */
+        char *killed_cause;
 } OomCall;
+
+static void oom_call_free(OomCall *c) {
+        g_variant_unref(c->tasks);
+        if (c->killed)
+                g_variant_unref(c->killed);
+        g_free(c->killed_cause);
+        g_free(c->cause);
+        g_free(c->kind);
+        g_free(c->cgroup);
+        g_free(c);
+}
+
+/* The (pid, comm) of an a(us), borrowed from it; NULL-safe. */
+static OomTask *tasks_of(GVariant *v, gsize *ret_n) {
+        gsize n = v ? g_variant_n_children(v) : 0;
+        OomTask *t = g_new0(OomTask, n + 1);
+
+        for (gsize i = 0; i < n; i++)
+                g_variant_get_child(v, i, "(u&s)", &t[i].pid, &t[i].comm);
+        *ret_n = n;
+        return t;
+}
 
 static guint64 stats_u64(GVariant *stats, const char *key) {
         g_autoptr(GVariant) v = stats ? g_variant_lookup_value(stats, key, G_VARIANT_TYPE_UINT64) : NULL;
@@ -394,26 +440,44 @@ static void on_oom_stats(GObject *source, GAsyncResult *res, gpointer userdata) 
         g_autoptr(GVariant) stats = reply ? g_variant_get_child_value(reply, 0) : NULL;
         guint64 max = stats_u64(stats, "max_limit_bytes"), usage = stats_u64(stats, "current_bytes");
         CgroupState *s = g_hash_table_lookup(c->app->cgroups, c->cgroup);
-        gsize n = g_variant_n_children(c->tasks);
-        g_autofree OomTask *tasks = g_new0(OomTask, n + 1);
+        gsize n = 0, nkilled = 0;
+        g_autofree OomTask *tasks = tasks_of(c->tasks, &n);
+        g_autofree OomTask *killed = tasks_of(c->killed, &nkilled);
         NotifyText t = {};
 
         if (!reply)
                 g_debug("No sizes for the OOM notification of %s: %s", c->cgroup, error->message);
         if (max == G_MAXUINT64 && s && s->known_max > 0)
                 max = s->known_max;
-        for (gsize i = 0; i < n; i++)
-                g_variant_get_child(c->tasks, i, "(u&s)", &tasks[i].pid, &tasks[i].comm);
-        notify_text_oom(&t, c->cgroup, c->kind, c->count, tasks, n, max, usage);
-        /* A kind this version does not know is not allowed to replace an
-         * OOM notification: it may be harmless. */
-        post(c->app, c->cgroup, oom_kind_known(c->kind) ? SLOT_OOM : SLOT_WARNING, &t,
-             !g_str_equal(c->kind, "resolved") && !g_str_equal(c->kind, "oom_group_kill"));
-
-        g_variant_unref(c->tasks);
-        g_free(c->kind);
-        g_free(c->cgroup);
-        g_free(c);
+        if (!c->kind) {
+                /* TasksKilled: in the OOM slot, in place of the Oom that
+                 * came with it (the kernel's kill) or of the "stopped"
+                 * one (a decision, the timeout). */
+                notify_text_killed(&t, c->cgroup, tasks, n, c->cause, max, usage);
+                post(c->app, c->cgroup, SLOT_OOM, &t, ACTIONS_RAISE);
+        } else if (g_str_equal(c->kind, "frozen")) {
+                /* memcgd's deadline is CLOCK_MONOTONIC of this host, as
+                 * g_get_monotonic_time(). */
+                guint64 deadline = stats_u64(stats, "oom_decision_deadline_usec"), left = G_MAXUINT64;
+                if (deadline != G_MAXUINT64) {
+                        gint64 now = g_get_monotonic_time();
+                        left = deadline > (guint64) now ? deadline - (guint64) now : 0;
+                }
+                notify_text_frozen(&t, c->cgroup, tasks, n, max, usage, left);
+                post(c->app, c->cgroup, SLOT_OOM, &t, ACTIONS_DECIDE);
+        } else if (g_str_equal(c->kind, "resolved")) {
+                /* Replaces the "stopped" notification; who was killed
+                 * during the wait stays in it. */
+                notify_text_resolved(&t, c->cgroup, killed, nkilled, c->killed_cause, max, usage);
+                post(c->app, c->cgroup, SLOT_OOM, &t, nkilled > 0 ? ACTIONS_RAISE : ACTIONS_DETAILS);
+        } else {
+                notify_text_oom(&t, c->cgroup, c->kind, c->count, tasks, n, max, usage);
+                /* A kind this version does not know is not allowed to
+                 * replace an OOM notification: it may be harmless. */
+                post(c->app, c->cgroup, oom_kind_known(c->kind) ? SLOT_OOM : SLOT_WARNING, &t,
+                     g_str_equal(c->kind, "oom_group_kill") ? ACTIONS_DETAILS : ACTIONS_RAISE);
+        }
+        oom_call_free(c);
 }
 
 static void on_memcgd_signal(GDBusConnection *conn, const char *sender, const char *path, const char *iface,
@@ -466,7 +530,46 @@ static void on_memcgd_signal(GDBusConnection *conn, const char *sender, const ch
                 c->kind = g_strdup(str);
                 c->count = x;
                 c->tasks = g_variant_get_child_value(params, 3);
-                /* The sizes for the text: the limit and usage right now. */
+                if (g_str_equal(str, "frozen")) {
+                        /* A new wait: what was killed in an earlier one
+                         * is not news for it. */
+                        s->waiting = TRUE;
+                        g_clear_pointer(&s->killed, g_variant_unref);
+                        g_clear_pointer(&s->killed_cause, g_free);
+                } else if (g_str_equal(str, "resolved")) {
+                        s->waiting = FALSE;
+                        c->killed = g_steal_pointer(&s->killed);
+                        c->killed_cause = g_steal_pointer(&s->killed_cause);
+                }
+                /* The sizes for the text: the limit and usage right now.
+                 * (Replies come in the order of the calls, so the
+                 * notifications keep the order of the signals.) */
+                g_dbus_connection_call(conn, MEMCGD_NAME, MEMCGD_PATH, MEMCGD_IFACE, "GetStats",
+                                       g_variant_new("(s)", cgroup), G_VARIANT_TYPE("(a{sv})"),
+                                       G_DBUS_CALL_FLAGS_NO_AUTO_START, 2000, NULL, on_oom_stats, c);
+        } else if (g_str_equal(member, "TasksKilled") && g_variant_is_of_type(params, G_VARIANT_TYPE("(sa(us)s)"))) {
+                OomCall *c;
+
+                g_variant_get(params, "(&s@a(us)&s)", &cgroup, NULL, &str);
+                if (!notify_config_follows(&a->config, cgroup))
+                        return;
+                s = get_state(a, cgroup);
+                c = g_new0(OomCall, 1);
+                c->app = a;
+                c->cgroup = g_strdup(cgroup);
+                c->cause = g_strdup(str);
+                c->tasks = g_variant_get_child_value(params, 1);
+                if (g_variant_n_children(c->tasks) == 0) {
+                        oom_call_free(c);
+                        return;
+                }
+                if (s->waiting) {
+                        /* Kept for the "resolved" that ends this wait. */
+                        g_clear_pointer(&s->killed, g_variant_unref);
+                        g_free(s->killed_cause);
+                        s->killed = g_variant_ref(c->tasks);
+                        s->killed_cause = g_strdup(str);
+                }
                 g_dbus_connection_call(conn, MEMCGD_NAME, MEMCGD_PATH, MEMCGD_IFACE, "GetStats",
                                        g_variant_new("(s)", cgroup), G_VARIANT_TYPE("(a{sv})"),
                                        G_DBUS_CALL_FLAGS_NO_AUTO_START, 2000, NULL, on_oom_stats, c);
@@ -483,7 +586,7 @@ static void on_memcgd_signal(GDBusConnection *conn, const char *sender, const ch
                 limit_changes_clear(&s->limit);
                 s->budget_times = s->max_times = 0;
                 notify_text_stopped(&t, cgroup, str);
-                post(a, cgroup, SLOT_LIMIT, &t, FALSE);
+                post(a, cgroup, SLOT_LIMIT, &t, ACTIONS_DETAILS);
                 /* Nothing more will come for it: its state goes once this
                  * last notification has replaced the limit one (or
                  * right away, when filtered). */
@@ -605,18 +708,26 @@ static void action_call_free(ActionCall *c) {
         g_free(c);
 }
 
-/* A failed action, shown in place of the notification it came from. */
-static void post_error(App *a, const char *cgroup, Slot slot, gboolean raising, GError *error) {
+/* A failed action, shown in place of the notification it came from;
+ * summary is taken. */
+static void post_action_error(App *a, const char *cgroup, Slot slot, char *summary, GError *error, const char *more,
+                              Actions actions) {
         NotifyText t = {
                 .urgency = NOTIFY_URGENCY_NORMAL,
                 .icon = "dialog-warning",
+                .summary = summary,
         };
 
         g_dbus_error_strip_remote_error(error);
-        t.summary = raising ? g_strdup_printf("Memory limit of %s not raised", cgroup_short_name(cgroup))
-                            : g_strdup_printf("No details on the memory of %s", cgroup_short_name(cgroup));
-        t.body = g_strdup_printf("%s: %s", cgroup, error->message);
-        post(a, cgroup, slot, &t, FALSE);
+        t.body = g_strdup_printf("%s: %s%s%s", cgroup, error->message, more ? " " : "", more ? more : "");
+        post(a, cgroup, slot, &t, actions);
+}
+
+static void post_error(App *a, const char *cgroup, Slot slot, gboolean raising, GError *error) {
+        post_action_error(a, cgroup, slot,
+                          raising ? g_strdup_printf("Memory limit of %s not raised", cgroup_short_name(cgroup))
+                                  : g_strdup_printf("No details on the memory of %s", cgroup_short_name(cgroup)),
+                          error, NULL, ACTIONS_DETAILS);
 }
 
 static void on_set_limit_reply(GObject *source, GAsyncResult *res, gpointer userdata) {
@@ -645,7 +756,13 @@ static void on_action_stats(GObject *source, GAsyncResult *res, gpointer userdat
                 if (error)
                         g_dbus_error_strip_remote_error(error);
                 notify_text_details(&t, c->cgroup, stats, error ? error->message : NULL);
-                post(a, c->cgroup, c->slot, &t, stats != NULL);
+                /* The details of a stopped cgroup replace its "stopped"
+                 * notification: the decisions stay on offer. */
+                CgroupState *st = g_hash_table_lookup(a->cgroups, c->cgroup);
+                post(a, c->cgroup, c->slot, &t,
+                     st && st->waiting && c->slot == SLOT_OOM ? ACTIONS_DECIDE
+                     : stats != NULL                         ? ACTIONS_RAISE
+                                                             : ACTIONS_DETAILS);
                 action_call_free(c);
                 return;
         }
@@ -671,6 +788,52 @@ static void on_action_stats(GObject *source, GAsyncResult *res, gpointer userdat
                                G_MAXINT, NULL, on_set_limit_reply, c);
 }
 
+/* The decisions offered on a "stopped" notification: ResolveOom. Success
+ * shows as the signals that follow (LimitChanged "decision" or
+ * TasksKilled, then Oom "resolved", which replaces the notification). */
+static void on_resolve_reply(GObject *source, GAsyncResult *res, gpointer userdata) {
+        ActionCall *c = userdata;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
+        CgroupState *s = g_hash_table_lookup(c->app->cgroups, c->cgroup);
+
+        if (!reply) {
+                gboolean waiting = s && s->waiting;
+                g_message("%s for %s failed: %s", c->raise ? "Raising the limit" : "Killing the largest process",
+                          c->cgroup, error->message);
+                /* Still stopped: the decisions stay on offer. */
+                post_action_error(c->app, c->cgroup, c->slot,
+                                  c->raise ? g_strdup_printf("Memory limit of %s not raised", cgroup_short_name(c->cgroup))
+                                           : g_strdup_printf("No process of %s killed", cgroup_short_name(c->cgroup)),
+                                  error,
+                                  waiting ? "Its processes stay stopped until a decision or the timeout." : NULL,
+                                  waiting ? ACTIONS_DECIDE : ACTIONS_DETAILS);
+        } else
+                g_message("Decision for %s accepted", c->cgroup);
+        action_call_free(c);
+}
+
+static void decide(App *a, const char *cgroup, Slot slot, gboolean raise) {
+        ActionCall *c = g_new0(ActionCall, 1);
+
+        c->app = a;
+        c->cgroup = g_strdup(cgroup);
+        c->slot = slot;
+        c->raise = raise;
+        if (raise)
+                g_message("Raising the limit of %s by %" G_GUINT64_FORMAT " bytes (ResolveOom)", cgroup,
+                          a->config.raise_step);
+        else
+                g_message("Killing the largest process of %s (ResolveOom)", cgroup);
+        /* The person clicking may be asked for a password by their polkit
+         * agent (org.memcgd1.resolve-oom). */
+        g_dbus_connection_call(a->system, MEMCGD_NAME, MEMCGD_PATH, MEMCGD_IFACE, "ResolveOom",
+                               g_variant_new("(sst)", cgroup, raise ? "raise" : "kill-largest",
+                                             raise ? a->config.raise_step : (guint64) 0),
+                               NULL, G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION | G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                               G_MAXINT, NULL, on_resolve_reply, c);
+}
+
 static void on_server_signal(GDBusConnection *conn, const char *sender, const char *path, const char *iface,
                              const char *member, GVariant *params, gpointer userdata) {
         App *a = userdata;
@@ -689,7 +852,18 @@ static void on_server_signal(GDBusConnection *conn, const char *sender, const ch
                 if (!a->system) {
                         g_autoptr(GError) e = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                                                                   "no connection to the system bus");
-                        post_error(a, info->cgroup, info->slot, g_str_equal(key, "raise"), e);
+                        if (g_str_equal(key, "kill-largest"))
+                                post_action_error(a, info->cgroup, info->slot,
+                                                  g_strdup_printf("No process of %s killed",
+                                                                  cgroup_short_name(info->cgroup)),
+                                                  e, NULL, ACTIONS_DETAILS);
+                        else
+                                post_error(a, info->cgroup, info->slot,
+                                           g_str_equal(key, "raise") || g_str_equal(key, "oom-raise"), e);
+                        return;
+                }
+                if (g_str_equal(key, "oom-raise") || g_str_equal(key, "kill-largest")) {
+                        decide(a, info->cgroup, info->slot, g_str_equal(key, "oom-raise"));
                         return;
                 }
                 c = g_new0(ActionCall, 1);
@@ -832,7 +1006,7 @@ int main(int argc, char *argv[]) {
         setlocale(LC_ALL, "");
         ctx = g_option_context_new(NULL);
         g_option_context_set_summary(ctx, "Desktop notifications from memcgd: memory limits raised and lowered, "
-                                          "budget exhausted, out-of-memory kills.");
+                                          "budget exhausted, out-of-memory kills, processes stopped at their limit.");
         g_option_context_set_description(
                 ctx, "Configuration ($XDG_CONFIG_HOME/memcg-notify.conf, GKeyFile):\n"
                      "  [Notify]\n"
@@ -840,7 +1014,8 @@ int main(int argc, char *argv[]) {
                      "  MinimumUrgency=low                   low, normal or critical\n"
                      "  LimitInterval=30                     seconds between limit (and budget) notifications\n"
                      "                                       of one cgroup; changes in between are merged\n"
-                     "  RaiseStep=256M                       what the \"Raise limit\" action adds\n");
+                     "  RaiseStep=256M                       what the \"Raise limit\" action adds (also to\n"
+                     "                                       a cgroup stopped at its limit)\n");
         g_option_context_add_main_entries(ctx, entries, NULL);
         if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
                 g_printerr("memcg-notify: %s\n", error->message);

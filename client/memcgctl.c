@@ -91,6 +91,8 @@ static int bad_reply(const char *what, int r) {
         return MEMCGCTL_EXIT_FAILURE;
 }
 
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int check_cgroup_path(const char *path) {
         MemcgError e = {};
 
@@ -632,6 +634,7 @@ static const char *const known_keys[] = {
         "peak_bytes", "swap_bytes", "kmem_bytes", "events_high", "events_max", "events_oom",
         "events_oom_kill", "limit_increases", "limit_decreases", "granted_bytes",
         "no_increase_count", "next_shrink_check_usec", "pressure_some_avg10", "pressure_full_avg10",
+        "oom_policy", "oom_waiting", "emergency_grants", "last_oom_usec", "oom_decision_deadline_usec",
 };
 
 static bool is_known_key(const char *k) {
@@ -639,6 +642,37 @@ static bool is_known_key(const char *k) {
                 if (strcmp(k, known_keys[i]) == 0)
                         return true;
         return false;
+}
+
+/* "freeze", "grow (2 emergency grants)", "freeze, waiting for a decision
+ * (27s left)": the OOM policy of a monitored cgroup and what it is doing,
+ * from its GetStats. NULL when the service reported no policy (not
+ * monitored). */
+static const char *format_oom_policy(char *buf, size_t n, const Stats *s) {
+        const char *policy = stats_string(s, "oom_policy");
+        char ts[FORMAT_TIMESPAN_MAX];
+        uint64_t v;
+
+        if (!policy)
+                return NULL;
+        if (stats_bool(s, "oom_waiting") > 0) {
+                if (stats_u64(s, "oom_decision_deadline_usec", &v)) {
+                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        /* Whole seconds, rounded up: "0s left" only once
+                         * it is due. */
+                        uint64_t left = v > now ? (v - now + 999999) / 1000000 * 1000000 : 0;
+                        if (left > 0)
+                                snprintf(buf, n, "%s, waiting for a decision (%s left)", policy,
+                                         format_timespan(ts, left));
+                        else
+                                snprintf(buf, n, "%s, waiting for a decision (due now)", policy);
+                } else
+                        snprintf(buf, n, "%s, waiting for a decision", policy);
+        } else if (stats_u64(s, "emergency_grants", &v) && v > 0)
+                snprintf(buf, n, "%s (%" PRIu64 " emergency grant%s)", policy, v, v == 1 ? "" : "s");
+        else
+                snprintf(buf, n, "%s", policy);
+        return buf;
 }
 
 #define LABEL "%12s "
@@ -681,6 +715,19 @@ static void print_stats_detail(const Stats *s, const char *cgroup) {
                        v > now ? format_timespan(ts, v - now) : "");
                 if (stats_u64(s, "no_increase_count", &w))
                         printf(" (%" PRIu64 " check%s without growth)", w, w == 1 ? "" : "s");
+                putchar('\n');
+        }
+        {
+                char pol[128];
+                if (format_oom_policy(pol, sizeof pol, s))
+                        printf(LABEL "%s\n", "OOM policy:", pol);
+        }
+        if (stats_u64(s, "last_oom_usec", &v) && v > 0) {
+                char when[FORMAT_TIMESTAMP_MAX];
+                uint64_t now = now_usec(CLOCK_REALTIME);
+                printf(LABEL "%s", "Last OOM:", format_timestamp(when, v));
+                if (now > v)
+                        printf(" (%s ago)", format_timespan(ts, now - v));
                 putchar('\n');
         }
         {
@@ -831,21 +878,21 @@ static int verb_status(sd_bus *bus, char **args) {
                 json_finish(&w);
         } else {
                 Table t = {
-                        .ncolumns = 9,
+                        .ncolumns = 10,
                         .headers = { "CGROUP", "USAGE", "HIGH", "MAX", "PEAK", "GROWS", "SHRINKS", "OOMS",
-                                     "PRESSURE" },
-                        .right = { false, true, true, true, true, true, true, true, true },
+                                     "PRESSURE", "OOM POLICY" },
+                        .right = { false, true, true, true, true, true, true, true, true, false },
                 };
                 for (size_t i = 0; i < n; i++) {
                         char cur[FORMAT_BYTES_MAX], high[FORMAT_BYTES_MAX], max[FORMAT_BYTES_MAX],
-                                peak[FORMAT_BYTES_MAX], grows[24], shrinks[24], ooms[24], pressure[32];
+                                peak[FORMAT_BYTES_MAX], grows[24], shrinks[24], ooms[24], pressure[32], policy[128];
                         const Stats *s = &all[i];
                         uint64_t v;
                         double d;
 
                         if (s->n == 0)
                                 continue;
-                        const char *row[9] = { list[i].cgroup };
+                        const char *row[10] = { list[i].cgroup };
                         row[1] = stats_u64(s, "current_bytes", &v) ? format_bytes(cur, v) : NULL;
                         row[2] = stats_u64(s, "high_limit_bytes", &v) ? format_bytes(high, v) : NULL;
                         row[3] = stats_u64(s, "max_limit_bytes", &v) ? format_bytes(max, v) : NULL;
@@ -868,6 +915,7 @@ static int verb_status(sd_bus *bus, char **args) {
                                 snprintf(pressure, sizeof pressure, "%.2f%%", d);
                                 row[8] = pressure;
                         }
+                        row[9] = format_oom_policy(policy, sizeof policy, s);
                         if (table_add_row(&t, row) < 0) {
                                 table_done(&t);
                                 r = oom();
@@ -979,6 +1027,116 @@ static int verb_set_limit(sd_bus *bus, char **args) {
 }
 
 /* ------------------------------------------------------------------------
+ * OOM policy and decisions */
+
+static bool is_oom_policy(const char *p) {
+        return strcmp(p, "kill") == 0 || strcmp(p, "grow") == 0 || strcmp(p, "freeze") == 0;
+}
+
+static int verb_oom_policy(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(stats_done) Stats s = {};
+        const char *cgroup = args[0], *policy;
+        char what[WHAT_MAX];
+        uint64_t deadline;
+        int r;
+
+        r = check_cgroup_path(cgroup);
+        if (r != 0)
+                return r;
+
+        if (args[1]) {
+                /* memcgd refuses an unknown policy too (InvalidArgs, also
+                 * exit 2); checked here first so that a typo never costs
+                 * a password prompt. */
+                if (!is_oom_policy(args[1]))
+                        return usage_error("Invalid OOM policy '%s': use kill, grow or freeze", args[1]);
+                snprintf(what, sizeof what, "set the OOM policy of %s", cgroup);
+                r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "SetOomPolicy", &error, NULL,
+                                       "ss", cgroup, args[1]);
+                if (r < 0)
+                        return bus_fail(what, &error, r);
+                return MEMCGCTL_EXIT_OK;
+        }
+
+        snprintf(what, sizeof what, "get the OOM policy of %s", cgroup);
+        r = get_stats(bus, cgroup, &s, &error);
+        if (r == -ENOMEM)
+                return oom();
+        if (r < 0)
+                return sd_bus_error_is_set(&error) ? bus_fail(what, &error, r) : bad_reply(what, r);
+        policy = stats_string(&s, "oom_policy");
+        if (!policy) {
+                if (stats_bool(&s, "monitored") == 0) {
+                        fprintf(stderr, "Failed to %s: cgroup %s is not monitored (an OOM policy belongs to a monitored cgroup).\n",
+                                what, cgroup);
+                        return MEMCGCTL_EXIT_NOT_FOUND;
+                }
+                fprintf(stderr, "Failed to %s: memcgd did not report one (a version without OOM policies?).\n", what);
+                return MEMCGCTL_EXIT_FAILURE;
+        }
+
+        if (arg_json != JSON_OFF) {
+                JsonWriter w;
+
+                json_begin_output(&w);
+                json_begin_object(&w);
+                json_key(&w, "cgroup");
+                json_string(&w, cgroup);
+                json_key(&w, "oom_policy");
+                json_string(&w, policy);
+                json_key(&w, "oom_waiting");
+                json_bool(&w, stats_bool(&s, "oom_waiting") > 0);
+                if (stats_u64(&s, "oom_decision_deadline_usec", &deadline)) {
+                        json_key(&w, "oom_decision_deadline_usec");
+                        json_u64(&w, deadline);
+                }
+                json_end_object(&w);
+                json_finish(&w);
+                return MEMCGCTL_EXIT_OK;
+        }
+        /* stdout is the policy alone, for scripts; what it is doing now
+         * is a note. */
+        printf("%s\n", policy);
+        if (stats_bool(&s, "oom_waiting") > 0 && !arg_quiet) {
+                char text[128];
+                fprintf(stderr, "%s: %s. Decide with 'memcgctl resolve %s raise SIZE|kill-largest|kill-all'.\n",
+                        cgroup, format_oom_policy(text, sizeof text, &s), cgroup);
+        }
+        return MEMCGCTL_EXIT_OK;
+}
+
+static int verb_resolve(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *cgroup = args[0], *decision = args[1];
+        char what[WHAT_MAX];
+        uint64_t bytes = 0;
+        int r;
+
+        r = check_cgroup_path(cgroup);
+        if (r != 0)
+                return r;
+        if (strcmp(decision, "raise") == 0) {
+                if (!args[2])
+                        return usage_error("'resolve CGROUP raise' needs the SIZE to raise the limit by");
+                r = parse_size_arg("size", args[2], &bytes);
+                if (r != 0)
+                        return r;
+        } else if (strcmp(decision, "kill-largest") == 0 || strcmp(decision, "kill-all") == 0) {
+                if (args[2])
+                        return usage_error("The decision '%s' takes no SIZE", decision);
+        } else
+                return usage_error("Invalid decision '%s': use raise SIZE, kill-largest or kill-all", decision);
+
+        snprintf(what, sizeof what, "resolve the OOM of %s", cgroup);
+        r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ResolveOom", &error, NULL, "sst",
+                               cgroup, decision, bytes);
+        if (r < 0)
+                return bus_fail(what, &error, r);
+        return MEMCGCTL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------
  * watch */
 
 typedef struct Watch {
@@ -1030,6 +1188,74 @@ static void watch_end(Watch *w) {
         }
 }
 
+/* What an Oom kind means, for people; NULL for a kind this version does
+ * not know (printed as it came). */
+static const char *oom_kind_description(const char *kind) {
+        static const struct {
+                const char *kind, *text;
+        } kinds[] = {
+                { "max", "hit its hard limit, the kernel reclaims" },
+                { "oom", "out of memory at its limit" },
+                { "oom_kill", "the kernel's OOM killer killed a task" },
+                { "oom_group_kill", "the kernel's OOM killer killed every task" },
+                { "frozen", "tasks stopped at the limit, waiting for a decision (memcgctl resolve)" },
+                { "resolved", "the wait for a decision ended" },
+        };
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+                if (strcmp(kind, kinds[i].kind) == 0)
+                        return kinds[i].text;
+        return NULL;
+}
+
+static const char *kill_cause_description(const char *cause) {
+        if (strcmp(cause, "kernel") == 0)
+                return "killed by the kernel's OOM killer";
+        if (strcmp(cause, "decision") == 0)
+                return "killed as decided (ResolveOom)";
+        if (strcmp(cause, "timeout") == 0)
+                return "killed: no OOM decision in time";
+        return NULL;
+}
+
+/* The a(us) of (pid, comm) at the read position of m: a JSON array of
+ * {pid, comm} (the key was written by the caller), or in text
+ * "LABEL comm[pid], comm[pid]" (LABEL such as ", killed:") naming at most TASKS_SHOWN (a cgroup can hold
+ * thousands; JSON carries all of them). */
+static void watch_tasks(Watch *w, sd_bus_message *m, const char *label) {
+        enum { TASKS_SHOWN = 8 };
+        bool json = arg_json != JSON_OFF;
+        unsigned ntasks = 0;
+        int r;
+
+        if (json)
+                json_begin_array(&w->json);
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "(us)");
+        for (; r >= 0;) {
+                uint32_t pid;
+                const char *comm;
+
+                r = sd_bus_message_read(m, "(us)", &pid, &comm);
+                if (r <= 0)
+                        break;
+                if (json) {
+                        json_begin_object(&w->json);
+                        json_key(&w->json, "pid");
+                        json_u64(&w->json, pid);
+                        json_key(&w->json, "comm");
+                        json_string(&w->json, comm);
+                        json_end_object(&w->json);
+                } else if (ntasks < TASKS_SHOWN)
+                        printf("%s %s[%" PRIu32 "]", ntasks == 0 ? label : ",", comm, pid);
+                ntasks++;
+        }
+        if (json)
+                json_end_array(&w->json);
+        else if (ntasks > TASKS_SHOWN)
+                printf(" and %u more", ntasks - TASKS_SHOWN);
+        else if (ntasks == 0)
+                printf(", no tasks");
+}
+
 /* The known signals of org.memcgd1.Manager, typed. Returns 1 when printed,
  * 0 when the signal (or its signature) is not one this version knows, so
  * the caller prints it generically. */
@@ -1039,7 +1265,6 @@ static int watch_manager_signal(Watch *w, sd_bus_message *m, uint64_t now) {
         bool json = arg_json != JSON_OFF;
         const char *cgroup, *s;
         uint64_t x, y, z;
-        int r;
 
         if (sd_bus_message_is_signal(m, MANAGER_IFACE, "LimitChanged") &&
             sd_bus_message_has_signature(m, "sttts")) {
@@ -1096,11 +1321,6 @@ static int watch_manager_signal(Watch *w, sd_bus_message *m, uint64_t now) {
                 return 1;
         }
         if (sd_bus_message_is_signal(m, MANAGER_IFACE, "Oom") && sd_bus_message_has_signature(m, "ssta(us)")) {
-                /* The text form names at most this many tasks; a cgroup
-                 * can hold thousands. JSON carries all of them. */
-                enum { TASKS_SHOWN = 8 };
-                unsigned ntasks = 0;
-
                 if (sd_bus_message_read(m, "sst", &cgroup, &s, &x) < 0)
                         return 0;
                 watch_begin(w, now, member);
@@ -1112,34 +1332,36 @@ static int watch_manager_signal(Watch *w, sd_bus_message *m, uint64_t now) {
                         json_key(&w->json, "count");
                         json_u64(&w->json, x);
                         json_key(&w->json, "tasks");
-                        json_begin_array(&w->json);
-                } else
-                        printf(" %s %s (count %" PRIu64 ")", cgroup, s, x);
-                r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "(us)");
-                for (; r >= 0;) {
-                        uint32_t pid;
-                        const char *comm;
-
-                        r = sd_bus_message_read(m, "(us)", &pid, &comm);
-                        if (r <= 0)
-                                break;
-                        if (json) {
-                                json_begin_object(&w->json);
-                                json_key(&w->json, "pid");
-                                json_u64(&w->json, pid);
-                                json_key(&w->json, "comm");
-                                json_string(&w->json, comm);
-                                json_end_object(&w->json);
-                        } else if (ntasks < TASKS_SHOWN)
-                                printf("%s %s[%" PRIu32 "]", ntasks == 0 ? ", tasks:" : ",", comm, pid);
-                        ntasks++;
+                } else {
+                        const char *what = oom_kind_description(s);
+                        printf(" %s %s (count %" PRIu64 ")%s%s", cgroup, s, x, what ? ": " : "", what ?: "");
                 }
-                if (json)
-                        json_end_array(&w->json);
-                else if (ntasks > TASKS_SHOWN)
-                        printf(" and %u more", ntasks - TASKS_SHOWN);
-                else if (ntasks == 0)
-                        printf(", no tasks");
+                watch_tasks(w, m, strcmp(s, "frozen") == 0 ? ", stopped:" : ", tasks:");
+                watch_end(w);
+                return 1;
+        }
+        if (sd_bus_message_is_signal(m, MANAGER_IFACE, "TasksKilled") && sd_bus_message_has_signature(m, "sa(us)s")) {
+                const char *cause;
+
+                if (sd_bus_message_read(m, "s", &cgroup) < 0)
+                        return 0;
+                /* The cause comes after the tasks: peek at it first, the
+                 * text names it before them. */
+                if (sd_bus_message_skip(m, "a(us)") < 0 || sd_bus_message_read(m, "s", &cause) < 0 ||
+                    sd_bus_message_rewind(m, true) < 0 || sd_bus_message_skip(m, "s") < 0)
+                        return 0;
+                watch_begin(w, now, member);
+                if (json) {
+                        json_key(&w->json, "cgroup");
+                        json_string(&w->json, cgroup);
+                        json_key(&w->json, "cause");
+                        json_string(&w->json, cause);
+                        json_key(&w->json, "tasks");
+                } else {
+                        const char *why = kill_cause_description(cause);
+                        printf(" %s %s%s%s", cgroup, cause, why ? ": " : "", why ?: "");
+                }
+                watch_tasks(w, m, ", killed:");
                 watch_end(w);
                 return 1;
         }
@@ -1418,20 +1640,35 @@ static void help(void) {
                "                      the start limit of a later monitor.\n"
                "  status [CGROUP]     One cgroup in detail (any memory cgroup, monitored or\n"
                "                      not), or a table of all monitored ones: path, usage,\n"
-               "                      high, max, peak, grows, shrinks, OOM kills, pressure.\n"
+               "                      high, max, peak, grows, shrinks, OOM kills, pressure,\n"
+               "                      OOM policy (and \"waiting for a decision (27s left)\"\n"
+               "                      while the freeze policy holds the cgroup).\n"
                "  list                The monitored cgroups and their D-Bus objects.\n"
-               "  watch               Print every signal memcgd sends (limit changes, OOM,\n"
-               "                      budget exhausted, monitoring stopped, property\n"
-               "                      changes, memcgd start/stop) as one timestamped line,\n"
-               "                      until Ctrl-C.\n"
+               "  watch               Print every signal memcgd sends (limit changes, OOM\n"
+               "                      events, tasks killed, budget exhausted, monitoring\n"
+               "                      stopped, property changes, memcgd start/stop) as one\n"
+               "                      timestamped line, until Ctrl-C.\n"
+               "  oom-policy CGROUP [kill|grow|freeze]\n"
+               "                      Without a policy: print the OOM policy of the\n"
+               "                      monitored CGROUP. With one: set what happens when it\n"
+               "                      reaches its limit: kill (the kernel's OOM killer; the\n"
+               "                      default), grow (an emergency step from the budget)\n"
+               "                      or freeze (stop its tasks and wait for 'resolve').\n"
+               "  resolve CGROUP raise SIZE|kill-largest|kill-all\n"
+               "                      Decide for a cgroup the freeze policy stopped: raise\n"
+               "                      its limit by SIZE (from the budget), kill its largest\n"
+               "                      task, or kill all its tasks. Without a decision\n"
+               "                      memcgd kills the largest task after its\n"
+               "                      DecisionTimeout= (30 s by default).\n"
                "\n"
                "Options:\n"
                "  -h --help           Show this help and exit\n"
                "     --version        Show the version and exit\n"
                "  -l --limit=SIZE     The start limit of monitor\n"
-               "     --json[=MODE]    JSON output for status, list and watch; MODE is\n"
-               "                      'short' (the default: one line; for watch one object\n"
-               "                      per line) or 'pretty'. Sizes are numbers of bytes.\n"
+               "     --json[=MODE]    JSON output for status, list, watch and oom-policy;\n"
+               "                      MODE is 'short' (the default: one line; for watch\n"
+               "                      one object per line) or 'pretty'. Sizes are\n"
+               "                      numbers of bytes.\n"
                "     --no-legend      Leave out column headers, footers and hints\n"
                "     --no-ask-password\n"
                "                      Never let polkit prompt for a password. Otherwise a\n"
@@ -1445,19 +1682,22 @@ static void help(void) {
                "'infinity'. Sizes print the same way: 512B, 64.0M, 1.5G (one decimal,\n"
                "rounded down).\n"
                "\n"
-               "Reading (status, list, watch) is open to every user. monitor and\n"
-               "unmonitor need the polkit action org.memcgd1.monitor, set-limit\n"
-               "org.memcgd1.set-limit; root passes without asking.\n"
+               "Reading (status, list, watch, oom-policy without a policy) is open to\n"
+               "every user. monitor, unmonitor and setting an OOM policy need the polkit\n"
+               "action org.memcgd1.monitor, set-limit org.memcgd1.set-limit, resolve\n"
+               "org.memcgd1.resolve-oom; root passes without asking.\n"
                "\n"
                "Exit status:\n"
                "  0  success\n"
-               "  1  any other failure\n"
-               "  2  usage: bad command line, invalid SIZE, invalid CGROUP path\n"
+               "  1  any other failure (also: resolve when the cgroup is not waiting for\n"
+               "     a decision)\n"
+               "  2  usage: bad command line, invalid SIZE, invalid CGROUP path, unknown\n"
+               "     OOM policy or decision\n"
                "  3  not authorized (polkit denied the action)\n"
                "  4  no such cgroup, not a memory cgroup, or not monitored\n"
                "  5  memcgd is not running (or the system bus cannot be reached)\n"
                "  6  limit refused: below the current usage, out of range, or more than\n"
-               "     the budget has left\n"
+               "     the budget has left (also a resolve raise)\n"
                "Every error is one line on stderr: \"Failed to ACTION: MESSAGE\", the\n"
                "message as memcgd sent it.\n"
                "\n"
@@ -1470,6 +1710,8 @@ static void help(void) {
                "  memcgctl status\n"
                "  memcgctl status /machine/vm1 --json | jq .max_limit_bytes\n"
                "  memcgctl watch --json\n"
+               "  memcgctl oom-policy /machine/vm1 freeze\n"
+               "  memcgctl resolve /machine/vm1 raise 256M\n"
                "\n"
                "See memcgctl(1) for more.\n");
 }
@@ -1487,6 +1729,8 @@ static const Verb verbs[] = {
         { "status", 0, 1, verb_status },
         { "list", 0, 0, verb_list },
         { "watch", 0, 0, verb_watch },
+        { "oom-policy", 1, 2, verb_oom_policy },
+        { "resolve", 2, 3, verb_resolve },
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

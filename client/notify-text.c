@@ -360,16 +360,9 @@ void notify_text_oom(NotifyText *t, const char *cgroup, const char *kind, guint6
                         g_string_append(b, ".");
                 }
         } else if (g_str_equal(kind, "frozen")) {
-                t->summary = g_strdup_printf("%s frozen: out of memory", name);
-                g_string_append_printf(b, "%s reached its limit; its processes are stopped until its limit is raised "
-                                          "or a process is killed.",
-                                       cgroup);
-                append_sizes(b, max, usage);
-                if (ntasks > 0) {
-                        g_string_append(b, " Stopped: ");
-                        append_tasks(b, tasks, ntasks);
-                        g_string_append(b, ".");
-                }
+                g_string_free(b, TRUE);
+                notify_text_frozen(t, cgroup, tasks, ntasks, max, usage, G_MAXUINT64);
+                return;
         } else if (g_str_equal(kind, "max")) {
                 t->urgency = NOTIFY_URGENCY_NORMAL;
                 t->icon = "dialog-warning";
@@ -378,11 +371,9 @@ void notify_text_oom(NotifyText *t, const char *cgroup, const char *kind, guint6
                                        cgroup);
                 append_sizes(b, max, usage);
         } else if (g_str_equal(kind, "resolved")) {
-                t->urgency = NOTIFY_URGENCY_NORMAL;
-                t->icon = "dialog-information";
-                t->summary = g_strdup_printf("%s runs again", name);
-                g_string_append_printf(b, "The out-of-memory stop of %s has ended.", cgroup);
-                append_sizes(b, max, usage);
+                g_string_free(b, TRUE);
+                notify_text_resolved(t, cgroup, NULL, 0, NULL, max, usage);
+                return;
         } else {
                 /* A kind this version does not know: say what came, do not
                  * guess how bad it is. */
@@ -393,6 +384,104 @@ void notify_text_oom(NotifyText *t, const char *cgroup, const char *kind, guint6
                                        cgroup);
                 append_sizes(b, max, usage);
         }
+        t->body = g_string_free(b, FALSE);
+}
+
+void notify_text_frozen(NotifyText *t, const char *cgroup, const OomTask *tasks, gsize ntasks, guint64 max,
+                        guint64 usage, guint64 decision_left_usec) {
+        GString *b = g_string_new(NULL);
+
+        t->urgency = NOTIFY_URGENCY_CRITICAL;
+        t->icon = "dialog-error";
+        t->summary = g_strdup_printf("Processes of %s stopped at their memory limit", cgroup_short_name(cgroup));
+        g_string_append_printf(b, "%s ran out of memory at its limit: its processes are stopped until the limit "
+                                  "is raised or a process is killed.",
+                               cgroup);
+        if (ntasks > 0) {
+                g_string_append(b, " Stopped: ");
+                append_tasks(b, tasks, ntasks);
+                g_string_append(b, ".");
+        }
+        append_sizes(b, max, usage);
+        if (decision_left_usec != G_MAXUINT64) {
+                /* Whole seconds, rounded up. */
+                guint64 s = (decision_left_usec + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
+                g_string_append_printf(b, " Without a decision memcgd kills the largest process in %" G_GUINT64_FORMAT " s.",
+                                       s);
+        } else
+                g_string_append(b, " Without a decision memcgd kills the largest process.");
+        t->body = g_string_free(b, FALSE);
+}
+
+/* "memcgd-test-all (PID 12)" or "3 processes: a (PID 1), b (PID 2), c (PID 3)". */
+static void append_killed(GString *b, const OomTask *tasks, gsize ntasks) {
+        if (ntasks == 1)
+                g_string_append_printf(b, "%s (PID %u)", tasks[0].comm, tasks[0].pid);
+        else {
+                g_string_append_printf(b, "%" G_GSIZE_FORMAT " processes: ", ntasks);
+                append_tasks(b, tasks, ntasks);
+        }
+}
+
+static void killed_text(GString *b, const char *cgroup, const OomTask *tasks, gsize ntasks, const char *cause) {
+        if (g_str_equal(cause, "kernel")) {
+                g_string_append(b, "The kernel's OOM killer killed ");
+                append_killed(b, tasks, ntasks);
+                g_string_append_printf(b, " in %s: it ran out of memory at its limit.", cgroup);
+        } else if (g_str_equal(cause, "decision")) {
+                g_string_append(b, "memcgd killed ");
+                append_killed(b, tasks, ntasks);
+                g_string_append_printf(b, " in %s, as decided while its processes were stopped at the memory limit.",
+                                       cgroup);
+        } else if (g_str_equal(cause, "timeout")) {
+                g_string_append(b, "memcgd killed ");
+                append_killed(b, tasks, ntasks);
+                g_string_append_printf(b, " in %s: its processes were stopped at the memory limit and no decision "
+                                          "came in time.",
+                                       cgroup);
+        } else {
+                g_string_append(b, "memcgd reports ");
+                append_killed(b, tasks, ntasks);
+                g_string_append_printf(b, " killed in %s (cause: %s).", cgroup, cause);
+        }
+}
+
+static char *killed_summary(const char *cgroup, const OomTask *tasks, gsize ntasks) {
+        if (ntasks == 1)
+                return g_strdup_printf("Out of memory: %s killed in %s", tasks[0].comm, cgroup_short_name(cgroup));
+        return g_strdup_printf("Out of memory: %" G_GSIZE_FORMAT " processes killed in %s", ntasks,
+                               cgroup_short_name(cgroup));
+}
+
+void notify_text_killed(NotifyText *t, const char *cgroup, const OomTask *tasks, gsize ntasks, const char *cause,
+                        guint64 max, guint64 usage) {
+        GString *b = g_string_new(NULL);
+
+        t->urgency = NOTIFY_URGENCY_CRITICAL;
+        t->icon = "dialog-error";
+        t->summary = killed_summary(cgroup, tasks, ntasks);
+        killed_text(b, cgroup, tasks, ntasks, cause);
+        append_sizes(b, max, usage);
+        t->body = g_string_free(b, FALSE);
+}
+
+void notify_text_resolved(NotifyText *t, const char *cgroup, const OomTask *killed, gsize nkilled,
+                          const char *cause, guint64 max, guint64 usage) {
+        GString *b = g_string_new(NULL);
+
+        if (nkilled > 0) {
+                t->urgency = NOTIFY_URGENCY_CRITICAL;
+                t->icon = "dialog-error";
+                t->summary = killed_summary(cgroup, killed, nkilled);
+                killed_text(b, cgroup, killed, nkilled, cause ? cause : "decision");
+                g_string_append(b, " The stop has ended.");
+        } else {
+                t->urgency = NOTIFY_URGENCY_NORMAL;
+                t->icon = "dialog-information";
+                t->summary = g_strdup_printf("%s runs again", cgroup_short_name(cgroup));
+                g_string_append_printf(b, "The out-of-memory stop of %s has ended: its processes run again.", cgroup);
+        }
+        append_sizes(b, max, usage);
         t->body = g_string_free(b, FALSE);
 }
 
@@ -467,6 +556,15 @@ void notify_text_details(NotifyText *t, const char *cgroup, GVariant *stats, con
                 g_string_append_printf(b, "\nRaised %" G_GUINT64_FORMAT "×, lowered %" G_GUINT64_FORMAT "×", v, w);
         if (lookup_u64(stats, "events_oom_kill", &v) || lookup_u64(stats, "events_oom", &v))
                 g_string_append_printf(b, "\nOOM kills: %" G_GUINT64_FORMAT, v);
+        {
+                const char *policy = NULL;
+                gboolean waiting = FALSE;
+                if (g_variant_lookup(stats, "oom_policy", "&s", &policy)) {
+                        (void) g_variant_lookup(stats, "oom_waiting", "b", &waiting);
+                        g_string_append_printf(b, "\nOOM policy: %s%s", policy,
+                                               waiting ? ", stopped, waiting for a decision" : "");
+                }
+        }
         t->body = g_string_free(b, FALSE);
 }
 

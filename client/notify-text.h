@@ -117,13 +117,38 @@ void notify_text_limit_hit(NotifyText *t, const char *cgroup, guint times, guint
 void notify_text_oom(NotifyText *t, const char *cgroup, const char *kind, guint64 count, const OomTask *tasks,
                      gsize ntasks, guint64 max, guint64 usage);
 
+/* Oom "frozen": the freeze policy stopped the cgroup's processes at its
+ * limit and memcgd waits for a decision (ResolveOom). decision_left_usec:
+ * how long until memcgd decides itself (kills the largest process);
+ * G_MAXUINT64 = unknown. Critical. */
+void notify_text_frozen(NotifyText *t, const char *cgroup, const OomTask *tasks, gsize ntasks, guint64 max,
+                        guint64 usage, guint64 decision_left_usec);
+
+/* TasksKilled: who was killed and why. cause: kernel (the kernel's OOM
+ * killer), decision (ResolveOom kill-largest/kill-all), timeout (no
+ * decision in time), or one a later version adds. Critical. */
+void notify_text_killed(NotifyText *t, const char *cgroup, const OomTask *tasks, gsize ntasks, const char *cause,
+                        guint64 max, guint64 usage);
+
+/* Oom "resolved": the wait for a decision ended. killed/nkilled/cause:
+ * the TasksKilled that came during this wait (nkilled 0: none), so that
+ * the text replacing the "stopped" one still says who was killed (then
+ * critical; else normal). */
+void notify_text_resolved(NotifyText *t, const char *cgroup, const OomTask *killed, gsize nkilled,
+                          const char *cause, guint64 max, guint64 usage);
+
 /* MonitorStopped: removed and unmonitored are low, error and unknown
  * reasons normal. */
 void notify_text_stopped(NotifyText *t, const char *cgroup, const char *reason);
 
 /* The "Details" of a cgroup from a GetStats a{sv} (stats may be NULL when
- * it failed: error then says why). Low urgency. */
+ * it failed: error then says why), with its OOM policy and whether it
+ * waits for a decision when the service reports them. Low urgency. */
 void notify_text_details(NotifyText *t, const char *cgroup, GVariant *stats, const char *error);
+
+/* The label of the action that kills the largest process of a stopped
+ * cgroup. */
+#define NOTIFY_KILL_LARGEST_LABEL "Kill largest"
 
 /* The action label: "Raise limit by 256 MiB". Free with g_free. */
 char *notify_raise_label(guint64 step);

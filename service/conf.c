@@ -22,6 +22,7 @@ typedef enum KeyType {
         KEY_DURATION,
         KEY_INT,
         KEY_STRING,     /* handled by the caller */
+        KEY_BOOL,       /* yes/no, true/false, 1/0, on/off */
 } KeyType;
 
 typedef struct KeyDef {
@@ -44,6 +45,10 @@ static const KeyDef keys[] = {
         { "Oom", "DecisionTimeout", KEY_DURATION, CFG_OFF(engine.oom_decision_timeout_usec) },
         { "Oom", "EmergencyMax", KEY_SIZE, CFG_OFF(engine.oom_emergency_max_bytes) },
         { "Oom", "EventInterval", KEY_DURATION, CFG_OFF(engine.oom_event_interval_usec) },
+        { "Pressure", "Enabled", KEY_BOOL, SPECIAL },
+        { "Pressure", "QuietTime", KEY_DURATION, CFG_OFF(engine.pressure_quiet_usec) },
+        { "Pressure", "ReclaimInterval", KEY_DURATION, CFG_OFF(engine.reclaim_interval_usec) },
+        { "Pressure", "LowMemoryMonitor", KEY_BOOL, CFG_OFF(low_memory_monitor) },
         { "Limits", "HighRatioThreshold", KEY_SIZE, CFG_OFF(engine.tunables.high_ratio_threshold) },
         { "Limits", "HighRatio", KEY_DOUBLE, CFG_OFF(engine.tunables.high_ratio) },
         { "Limits", "HighGap", KEY_SIZE, CFG_OFF(engine.tunables.high_gap) },
@@ -123,6 +128,24 @@ static int apply_value(ServiceConfig *c, const KeyDef *k, const char *value, con
                         *(int *) ((char *) c + k->offset) = v;
                 break;
         }
+        case KEY_BOOL: {
+                bool v;
+                if (g_ascii_strcasecmp(value, "yes") == 0 || g_ascii_strcasecmp(value, "true") == 0 ||
+                    g_ascii_strcasecmp(value, "on") == 0 || streq(value, "1"))
+                        v = true;
+                else if (g_ascii_strcasecmp(value, "no") == 0 || g_ascii_strcasecmp(value, "false") == 0 ||
+                         g_ascii_strcasecmp(value, "off") == 0 || streq(value, "0"))
+                        v = false;
+                else {
+                        r = -EINVAL;
+                        break;
+                }
+                if (k->offset == SPECIAL) /* [Pressure] Enabled= */
+                        c->engine.pressure_disabled = !v;
+                else
+                        *(bool *) ((char *) c + k->offset) = v;
+                break;
+        }
         case KEY_STRING:
                 if (streq(k->key, "Budget")) {
                         g_free(c->budget_spec);
@@ -162,7 +185,7 @@ static int load_file(ServiceConfig *c, const char *path, bool must_exist) {
         for (char **g = groups; g && *g; g++) {
                 _cleanup_strv_free_ char **names = g_key_file_get_keys(kf, *g, NULL, NULL);
 
-                if (!streq(*g, "Manager") && !streq(*g, "Limits")) {
+                if (!streq(*g, "Manager") && !streq(*g, "Limits") && !streq(*g, "Oom") && !streq(*g, "Pressure")) {
                         log_warning("%s: unknown section [%s], ignoring", path, *g);
                         continue;
                 }
@@ -217,7 +240,7 @@ int config_load(const char *path, const ConfigOverrides *o, const char *meminfo_
         uint64_t memtotal = 0;
         int r;
 
-        *ret = (ServiceConfig) { .log_level = -1 };
+        *ret = (ServiceConfig) { .log_level = -1, .low_memory_monitor = true };
         engine_config_init_default(&ret->engine);
         if (!o)
                 o = &none;

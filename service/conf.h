@@ -20,6 +20,14 @@
  *   EventInterval=      shortest interval between two Oom signals of one
  *                       kind for one cgroup (default 100ms)
  *
+ *   [Pressure]
+ *   Enabled=            watch each monitored cgroup's memory pressure (yes)
+ *   QuietTime=          a pressure level drops after this long below it (5s)
+ *   ReclaimInterval=    shortest interval between two reclaim requests for
+ *                       one cgroup while its growth stays denied (50ms)
+ *   LowMemoryMonitor=   publish host pressure as org.freedesktop.LowMemoryMonitor
+ *                       when that name is free (yes)
+ *
  *   [Limits]            the tunables of DESIGN.md §1
  *   HighRatioThreshold= HighRatio= HighGap= GrowRatio= GrowMinStep=
  *   ShrinkBase= ShrinkMax= ShrinkMinMargin=
@@ -54,6 +62,7 @@ typedef struct ServiceConfig {
         int log_level;          /* -1 = not configured */
         char *budget_spec;      /* as written, for the log */
         OomPolicy default_oom_policy;
+        bool low_memory_monitor;  /* [Pressure] LowMemoryMonitor= */
 } ServiceConfig;
 
 /* Fills *ret from the defaults, the file at `path` and the overrides, in

@@ -70,6 +70,11 @@ struct Worker {
         uint64_t pending_ladder[V1_LADDER];
         unsigned pending_ladder_len;
         uint64_t pending_ladder_generation; /* newest delivered */
+        /* Pressure (guarded by lock): the worker's level and its source. */
+        PressureLevel pressure_level;
+        PressureSource pressure_source;
+        /* Reclaimers registered for this cgroup or below it (atomic). */
+        unsigned reclaimers;
 };
 
 struct Engine {
@@ -83,6 +88,7 @@ struct Engine {
         /* Main thread only. */
         void *workers;             /* GHashTable: path → Worker* */
         void *remembered;          /* GHashTable: path → uint64_t* */
+        void *reclaim_hints;       /* GHashTable: path → reclaimers registered (GINT) */
 
         pthread_mutex_t queue_lock;
         void *queue;               /* GQueue of EngineEvent* */

@@ -74,6 +74,7 @@ int engine_new(const EngineConfig *config, Engine **ret, MemcgError *ret_error) 
         e->queue = g_queue_new();
         e->workers = g_hash_table_new(g_str_hash, g_str_equal);
         e->remembered = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
+        e->reclaim_hints = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         if (config->root) {
                 e->root_override = strdup(config->root);
                 if (!e->root_override) {
@@ -280,6 +281,8 @@ Engine *engine_free(Engine *e) {
         }
         if (e->remembered)
                 g_hash_table_unref(e->remembered);
+        if (e->reclaim_hints)
+                g_hash_table_unref(e->reclaim_hints);
         if (e->registry)
                 g_ptr_array_unref(e->registry);
         pthread_rwlock_destroy(&e->registry_lock);
@@ -329,6 +332,40 @@ static Worker *lookup(Engine *e, const char *path) {
         bool gone = w->exited || w->stop_requested;
         pthread_mutex_unlock(&w->lock);
         return gone ? NULL : w;
+}
+
+static bool path_is_below(const char *path, const char *ancestor) {
+        size_t n = strlen(ancestor);
+        return strncmp(path, ancestor, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static unsigned reclaimers_below(Engine *e, const char *path) {
+        GHashTableIter it;
+        gpointer k, v;
+        unsigned n = 0;
+
+        g_hash_table_iter_init(&it, e->reclaim_hints);
+        while (g_hash_table_iter_next(&it, &k, &v))
+                if (path_is_below(k, path))
+                        n += (unsigned) GPOINTER_TO_INT(v);
+        return n;
+}
+
+void engine_reclaimers_changed(Engine *e, const char *path, int delta) {
+        GHashTableIter it;
+        gpointer k, v;
+        int n = GPOINTER_TO_INT(g_hash_table_lookup(e->reclaim_hints, path)) + delta;
+
+        if (n > 0)
+                g_hash_table_replace(e->reclaim_hints, g_strdup(path), GINT_TO_POINTER(n));
+        else
+                g_hash_table_remove(e->reclaim_hints, path);
+        g_hash_table_iter_init(&it, workers_of(e));
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+                Worker *w = v;
+                if (path_is_below(path, w->cg->path))
+                        __atomic_store_n(&w->reclaimers, reclaimers_below(e, w->cg->path), __ATOMIC_RELAXED);
+        }
 }
 
 bool engine_is_monitored(Engine *e, const char *path) {
@@ -478,6 +515,7 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
         w->original_high = ohigh;
         w->initial_limit = reattach ? req->initial_limit : limit;
         w->oom_policy = (unsigned) req->oom_policy < _OOM_POLICY_MAX ? req->oom_policy : OOM_POLICY_KILL;
+        w->reclaimers = reclaimers_below(e, w->cg->path);
         if (w->ctl_fd < 0) {
                 r = -errno;
                 goto fail_worker;

@@ -221,6 +221,8 @@ int main(int argc, char *argv[]) {
         }
 
         m->default_oom_policy = cfg.default_oom_policy;
+        m->low_memory_monitor = cfg.low_memory_monitor;
+        m->pressure_quiet_usec = cfg.engine.pressure_quiet_usec;
 
         r = manager_start(m);
         if (r < 0) {

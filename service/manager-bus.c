@@ -61,6 +61,11 @@ static int append_stats(sd_bus_message *reply, const char *path, const CgroupSta
                                 return r;
                 }
         }
+        if (st->monitored && st->pressure_source != PRESSURE_SOURCE_NONE) {
+                r = sd_bus_message_append(reply, "{sv}", "pressure_level", "y", (uint8_t) st->pressure_level);
+                if (r < 0)
+                        return r;
+        }
         if (st->has_pressure_some) {
                 r = sd_bus_message_append(reply, "{sv}", "pressure_some_avg10", "d", st->pressure_some_avg10);
                 if (r < 0)
@@ -455,6 +460,16 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", cgroup, "s", decision, "t", bytes),
                                 SD_BUS_NO_RESULT,
                                 method_resolve_oom, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RegisterReclaimer",
+                                SD_BUS_ARGS("s", cgroup, "t", chunk_size),
+                                SD_BUS_RESULT("o", reclaimer),
+                                reclaim_method_register, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("Pressure",
+                                SD_BUS_ARGS("s", cgroup, "y", level),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("ReclaimRequested",
+                                SD_BUS_ARGS("s", cgroup, "t", wanted_bytes, "t", asked_bytes, "u", reclaimers, "s", cause),
+                                0),
         SD_BUS_SIGNAL_WITH_ARGS("LimitChanged",
                                 SD_BUS_ARGS("s", cgroup, "t", old_max, "t", new_max, "t", new_high, "s", reason),
                                 0),

@@ -94,8 +94,10 @@ Manager *manager_free(Manager *m) {
         if (m->requests)
                 g_hash_table_destroy(m->requests);
         m->polkit = polkit_registry_free(m->polkit);
+        lowmem_stop(m);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
+        reclaim_bus_done(m);
 
         engine_free(m->engine);
 
@@ -706,6 +708,12 @@ static void emit_event(Manager *m, EngineEvent *ev, Slot *slot) {
         case ENGINE_EVENT_TASKS_KILLED:
                 manager_bus_emit_tasks_killed(m, ev);
                 break;
+        case ENGINE_EVENT_PRESSURE:
+                manager_bus_emit_pressure(m, ev);
+                break;
+        case ENGINE_EVENT_RECLAIM_WANTED:
+                reclaim_bus_request(m, ev);
+                break;
         case ENGINE_EVENT_STOPPED:
                 if (slot->gone) {
                         if (slot->gone->exported)
@@ -856,6 +864,8 @@ int manager_start(Manager *m) {
         /* Objects before the name: a client that sees the name appear can
          * call right away. */
         r = manager_bus_register(m);
+        if (r >= 0)
+                r = reclaim_bus_register(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the bus objects: %s", strerror(-r));
 
@@ -865,6 +875,8 @@ int manager_start(Manager *m) {
 
         m->shown_budget = engine_budget_total(m->engine);
         m->shown_granted = engine_budget_granted(m->engine);
+
+        (void) lowmem_start(m);
 
         reattach_from_state(m);
         if (m->reattach_pending == 0)
@@ -892,9 +904,11 @@ int manager_run(Manager *m) {
          * calls still waiting get an answer first. */
         fail_pending_requests(m, "memcgd is shutting down");
         m->polkit = polkit_registry_free(m->polkit);
+        lowmem_stop(m);
         if (m->bus) {
                 m->bus = sd_bus_flush_close_unref(m->bus);
         }
+        reclaim_bus_done(m);
 
         /* Joins every worker; limits stay as they are for the next start. */
         m->engine_source = sd_event_source_disable_unref(m->engine_source);

@@ -16,6 +16,7 @@
 
 #include "memcgd/engine.h"
 #include "polkit.h"
+#include "reclaim.h"
 
 #define MEMCGD_BUS_NAME "org.memcgd1"
 #define MEMCGD_MANAGER_PATH "/org/memcgd1"
@@ -100,6 +101,14 @@ struct Manager {
         /* What the last PropertiesChanged (or the first read) showed. */
         uint64_t shown_budget, shown_granted;
         unsigned shown_count;
+
+        /* The reclaim broker (reclaim-bus.c). */
+        ReclaimRegistry reclaimers;
+        bool reclaim_registered;
+        /* Host pressure as org.freedesktop.LowMemoryMonitor (lowmem-bus.c). */
+        bool low_memory_monitor;    /* [Pressure] LowMemoryMonitor= */
+        uint64_t pressure_quiet_usec;
+        struct LowMem *lowmem;
 };
 
 /* Takes ownership of `engine` (freed, i.e. workers joined, by
@@ -174,6 +183,30 @@ void manager_bus_emit_monitor_stopped(Manager *m, const char *path, StopReason r
 void manager_bus_emit_tasks_killed(Manager *m, const EngineEvent *ev);
 /* PropertiesChanged for OomPolicy and OomWaiting of a cgroup object. */
 void manager_bus_emit_oom_changed(Manager *m, MonitoredCgroup *c);
+
+/* ---- reclaim-bus.c ---- */
+
+#define MEMCGD_RECLAIMER_PREFIX "/org/memcgd1/reclaimer"
+#define MEMCGD_RECLAIMER_INTERFACE "org.memcgd1.Reclaimer"
+
+/* Manager.RegisterReclaimer(s cgroup, t chunk_size) -> o. */
+int reclaim_method_register(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+/* The reclaimer objects and the watch for vanished owners. 0 or -errno. */
+int reclaim_bus_register(Manager *m);
+/* RECLAIM_WANTED: the seed's loop over the cgroup's reclaimers, one
+ * Reclaim signal to each asked, then Manager.ReclaimRequested. */
+void reclaim_bus_request(Manager *m, const EngineEvent *ev);
+/* Manager.Pressure(s cgroup, y level). */
+void manager_bus_emit_pressure(Manager *m, const EngineEvent *ev);
+void reclaim_bus_done(Manager *m);
+
+/* ---- lowmem-bus.c ---- */
+
+/* Watches /proc/pressure/memory and, when the name is free, owns
+ * org.freedesktop.LowMemoryMonitor. Failures are logged and leave it off.
+ * 0 or -errno. */
+int lowmem_start(Manager *m);
+void lowmem_stop(Manager *m);
 
 /* The error reply of an engine error: its D-Bus name and message. */
 int bus_error_from_memcg(sd_bus_error *error, const MemcgError *e);

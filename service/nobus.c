@@ -35,6 +35,13 @@ static void print_event(const EngineEvent *ev) {
         case ENGINE_EVENT_STOPPED:
                 printf("stopped %s reason=%s\n", ev->path, stop_reason_to_string(ev->stop_reason));
                 break;
+        case ENGINE_EVENT_PRESSURE:
+                printf("pressure %s level=%s\n", ev->path, pressure_level_to_string(ev->pressure_level));
+                break;
+        case ENGINE_EVENT_RECLAIM_WANTED:
+                printf("reclaim-wanted %s bytes=%llu cause=%s\n", ev->path, (unsigned long long) ev->reclaim_bytes,
+                       reclaim_cause_to_string(ev->reclaim_cause));
+                break;
         case ENGINE_EVENT_REQUEST_DONE:
                 if (ev->error.code == MEMCG_OK)
                         printf("started %s\n", ev->path);

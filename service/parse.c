@@ -245,6 +245,7 @@ int parse_size(const char *s, uint64_t *ret) {
         };
         size_t len, i = 0;
         uint64_t ip, fp = 0, fscale = 1;
+        bool fraction_too_long = false;
         unsigned shift = 0;
         int r;
 
@@ -262,7 +263,13 @@ int parse_size(const char *s, uint64_t *ret) {
                 i++;
                 size_t st = i;
                 while (i < len && is_digit(s[i])) {
-                        if (fscale <= UINT64_C(100000000000000000)) {
+                        /* 18 digits fit the arithmetic exactly; more would
+                         * be silently dropped (a byte off, or "1.000…1"
+                         * bytes taken for 1): refused below, after an
+                         * overflow of the whole has had its say. */
+                        if (fscale > UINT64_C(100000000000000000))
+                                fraction_too_long = true;
+                        else {
                                 fp = fp * 10 + (uint64_t) (s[i] - '0');
                                 fscale *= 10;
                         }
@@ -297,6 +304,8 @@ int parse_size(const char *s, uint64_t *ret) {
                 return -EINVAL; /* "1.5" bytes means nothing */
         if (shift > 0 && ip > (UINT64_MAX >> shift))
                 return -ERANGE;
+        if (fraction_too_long)
+                return -EINVAL;
         uint64_t v = ip << shift;
         if (fp != 0) {
                 /* fp / fscale of one unit, rounded down to a byte. */

@@ -360,23 +360,28 @@ static bool breached(const Worker *w, const WorkerLocal *l, uint64_t usage);
 /* Asks the main thread to request `bytes` from the cgroup's reclaimers,
  * at most once per reclaim interval. */
 static void want_reclaim(Worker *w, WorkerLocal *l, uint64_t bytes, ReclaimCause cause) {
-        uint64_t interval = w->engine->config.reclaim_interval_usec ?: UINT64_C(100000);
+        uint64_t interval = w->engine->config.reclaim_interval_usec ?: UINT64_C(50000);
         uint64_t now = now_usec();
 
-        if (cause == RECLAIM_CAUSE_GROWTH_DENIED)
+        if (__atomic_load_n(&w->reclaimers, __ATOMIC_RELAXED) == 0 || bytes == 0)
+                return; /* nobody to ask */
+
+        /* Pressure asks keep their own pace (pressure_step) and leave the
+         * growth asks' alone. */
+        if (cause == RECLAIM_CAUSE_GROWTH_DENIED) {
                 /* v1 tells a crossing of the high line once: a cgroup that
                  * stays above it would never be asked for again. */
                 l->reclaim_recheck = (l->reclaim_last != 0 && now < l->reclaim_last + interval ? l->reclaim_last : now) +
                                      interval;
-        /* The interval bounds asks for one and the same breach; a new
-         * crossing of the line (usage went under it since: the last ask
-         * was served) is asked for at once - on v1 nothing throttles the
-         * cgroup between high and max. */
-        bool fresh = cause == RECLAIM_CAUSE_GROWTH_DENIED && l->below_since_ask;
-        if (bytes == 0 || (!fresh && l->reclaim_last != 0 && now < l->reclaim_last + interval))
-                return;
-        l->reclaim_last = now;
-        l->below_since_ask = false;
+                /* The interval bounds asks for one and the same breach; a
+                 * new crossing of the line (usage went under it since: the
+                 * last ask was served) is asked for at once - on v1 nothing
+                 * throttles the cgroup between high and max. */
+                if (!l->below_since_ask && l->reclaim_last != 0 && now < l->reclaim_last + interval)
+                        return;
+                l->reclaim_last = now;
+                l->below_since_ask = false;
+        }
         EngineEvent e = { .type = ENGINE_EVENT_RECLAIM_WANTED, .reclaim_bytes = bytes, .reclaim_cause = cause };
         engine_post(w->engine, w->cg->path, &e);
 }
@@ -392,8 +397,9 @@ static void pressure_changed(Worker *w, WorkerLocal *l, PressureLevel old) {
         EngineEvent e = { .type = ENGINE_EVENT_PRESSURE, .pressure_level = l->pt.level, .old_pressure_level = old };
         log_debug("%s: pressure %s -> %s", w->cg->path, pressure_level_to_string(old),
                   pressure_level_to_string(l->pt.level));
-        engine_post(w->engine, w->cg->path, &e);
+        /* Published first: whoever reads the event may ask GetStats. */
         publish_pressure(w, l);
+        engine_post(w->engine, w->cg->path, &e);
 }
 
 /* A sample (the fd woke, or a PSI sampling deadline came) and the passing
@@ -444,7 +450,10 @@ static void reclaim_recheck(Worker *w, WorkerLocal *l) {
                 l->below_since_ask = true;
                 return;
         }
-        want_reclaim(w, l, limits_grow_delta(l->t, l->max), RECLAIM_CAUSE_GROWTH_DENIED);
+        /* Back under the line by half the high-max gap: the client may
+         * well have allocated more since the last ask. */
+        want_reclaim(w, l, usage - l->high + (l->max > l->high ? (l->max - l->high) / 2 : 0),
+                     RECLAIM_CAUSE_GROWTH_DENIED);
 }
 
 static uint64_t pressure_deadline(const WorkerLocal *l) {
@@ -792,6 +801,10 @@ static void decide(Worker *w, WorkerLocal *l, OomDecision d, uint64_t bytes, uin
                         break;
                 }
                 l->granted += bytes;
+                /* A raise is a re-base: the backoff starts over, so the
+                 * next shrink does not take it straight back. */
+                l->nic = 0;
+                arm_shrink(l);
                 break;
         case OOM_DECISION_KILL_LARGEST:
                 r = cgroup_largest_task(w->cg, &victim);
@@ -929,6 +942,12 @@ static int start(Worker *w, WorkerLocal *l, MemcgError *err) {
         uint64_t cur_max, cur_high, usage;
         int r;
 
+        /* engine_monitor() took a fresh monitor's start limit from the pool
+         * already: it is this worker's to give back, whatever fails below
+         * (finish() does). */
+        if (!(w->flags & ENGINE_MONITOR_REATTACH))
+                l->granted = w->start_limit;
+
         r = cgroup_read_limits(w->cg, &cur_max, &cur_high);
         if (r >= 0)
                 r = cgroup_read_usage(w->cg, &usage);
@@ -944,6 +963,11 @@ static int start(Worker *w, WorkerLocal *l, MemcgError *err) {
                 bool okd = false;
                 if (cgroup_v1_get_oom_kill_disable(w->cg, &okd) == 0)
                         l->original_okd = okd;
+                /* After a crash, a grow or freeze policy's own setting is
+                 * what the file shows, not the cgroup's: the kernel's
+                 * default is what Unmonitor gives back then. */
+                if ((w->flags & ENGINE_MONITOR_REATTACH) && w->oom_policy != OOM_POLICY_KILL)
+                        l->original_okd = false;
         }
 
         if ((w->flags & ENGINE_MONITOR_REATTACH) && cur_max >= LIMITS_MAX_BYTES) {
@@ -979,18 +1003,13 @@ static int start(Worker *w, WorkerLocal *l, MemcgError *err) {
         }
 
         if (w->start_limit <= usage) {
-                budget_give(w->engine->budget, w->start_limit);
                 memcg_error_set(err, MEMCG_ERROR_LIMIT_BELOW_USAGE,
                                 "Refusing limit %llu for cgroup '%s': it is not above its current usage of %llu bytes",
                                 (unsigned long long) w->start_limit, w->cg->path, (unsigned long long) usage);
                 return -ERANGE;
         }
-        /* engine_monitor() took start_limit from the pool already. */
-        l->granted = w->start_limit;
         r = apply_limits(w, l, w->start_limit, LIMIT_REASON_INITIAL);
         if (r < 0) {
-                budget_give(w->engine->budget, l->granted);
-                l->granted = 0;
                 memcg_error_set(err, MEMCG_ERROR_FAILED, "Writing the initial limit %llu of cgroup '%s' failed: %s",
                                 (unsigned long long) w->start_limit, w->cg->path, strerror(-r));
                 return r;

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The whole test suite, from a clean clone on a fresh Debian 12 machine, as
 # root: installs what is missing (apt-get), builds, and runs every suite
-# (unit, kernel, vm, bus) in a normal build, then the sanitizer builds:
-# ASan+UBSan over unit, kernel and bus; TSan over unit and kernel.
+# (unit, kernel, vm, bus, cli, gui) in a normal build, then the sanitizer
+# builds (ASan+UBSan over unit, kernel, bus and cli; TSan over unit and
+# kernel), then every libFuzzer target for 60 s.
 #
 #   sudo tests/run-all.sh            everything (what .ci/run calls)
 #   sudo tests/run-all.sh --quick    the normal build only
@@ -76,6 +77,23 @@ if [ $quick = 0 ]; then
         export MEMCGD_SCALE_N=${MEMCGD_SCALE_N:-1000}
         run asan "$builddir-asan" "-Db_sanitize=address,undefined -Db_lundef=false" unit kernel bus cli
         run tsan "$builddir-tsan" "-Db_sanitize=thread -Db_lundef=false" unit kernel
+
+        # libFuzzer over every parser, a bounded time per target (its
+        # corpora also replay in the unit suite of every build above).
+        echo "=== memcgd: fuzzers (libFuzzer + ASan + UBSan, ${MEMCGD_FUZZ_SECONDS:-60} s a target)"
+        fuzzlog=$builddir.fuzz.log
+        MEMCGD_FUZZ_BUILDDIR=$builddir-fuzz "$src/tests/fuzz/run-fuzzers.sh" 2>&1 | tee "$fuzzlog"
+        rc=${PIPESTATUS[0]}
+        fp=$(grep -c '^fuzz-.*: PASS' "$fuzzlog")
+        ff=$(grep -c '^fuzz-.*: FAIL' "$fuzzlog")
+        if [ "$rc" = 77 ]; then
+                total_skip=$((total_skip + 1))
+        elif [ "$rc" != 0 ] && [ "$ff" = 0 ]; then
+                ff=1
+        fi
+        total_pass=$((total_pass + fp))
+        total_fail=$((total_fail + ff))
+        [ "$ff" -gt 0 ] && failed_runs+=("fuzz: $ff failed")
 fi
 
 if [ "${CI:-}" = true ] && [ "$total_skip" -gt 0 ]; then

@@ -222,7 +222,8 @@ typedef struct EngineConfig {
         bool pressure_disabled;
         uint64_t pressure_quiet_usec;
         /* Reclaim requests: the shortest interval between two
-         * RECLAIM_WANTED events of one cgroup (0 = 100 ms). */
+         * RECLAIM_WANTED events of one cgroup for one and the same breach
+         * (0 = 50 ms; a new crossing of the line asks at once). */
         uint64_t reclaim_interval_usec;
 } EngineConfig;
 
@@ -354,6 +355,12 @@ typedef struct CgroupStats {
  * Monitored ones add the worker's counters from its snapshot. Reads only;
  * safe from the main thread. */
 int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *ret_error);
+
+/* The reclaim broker tells the engine that `delta` reclaimers were
+ * registered (+) or dropped (-) for `path`. A worker posts RECLAIM_WANTED
+ * only while a reclaimer exists for its cgroup or a cgroup below it:
+ * nobody else would act on it. Main thread only. */
+void engine_reclaimers_changed(Engine *e, const char *path, int delta);
 
 bool engine_is_monitored(Engine *e, const char *path);
 /* Number of monitored cgroups and their paths (strv, caller frees with

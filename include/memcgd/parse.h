@@ -58,8 +58,10 @@ typedef struct Pressure {
 int parse_pressure(const char *buf, size_t len, Pressure *ret);
 
 /* A size as people and config files write it: "4096", "64M", "1.5G",
- * "2T", with K/M/G/T/P/E binary suffixes (optionally followed by "iB" or
- * "B"), "infinity" for UINT64_MAX. -EINVAL on junk, -ERANGE on overflow. */
+ * "2T", with K/M/G/T/P/E binary suffixes (either case, optionally followed
+ * by "i", "iB" or "B"), "infinity" for UINT64_MAX. A fraction (at most 18
+ * digits) needs a unit and is rounded down to a byte. -EINVAL on junk,
+ * -ERANGE on overflow. */
 int parse_size(const char *s, uint64_t *ret);
 
 /* "80%" of `total` (0% < p <= 100%) or a size as parse_size. */

@@ -22,6 +22,9 @@ signal MonitorStopped s:cgroup s:reason
 method SetOomPolicy in:s:cgroup in:s:policy
 method ResolveOom in:s:cgroup in:s:decision in:t:bytes
 signal TasksKilled s:cgroup a(us):tasks s:cause
+method RegisterReclaimer in:s:cgroup in:t:chunk_size out:o
+signal Pressure s:cgroup y:level
+signal ReclaimRequested s:cgroup t:wanted_bytes t:asked_bytes u:reclaimers s:cause
 property Version s read true|const
 property BudgetBytes t read true
 property GrantedBytes t read true
@@ -43,6 +46,19 @@ property HighLimitBytes t read true
 property CurrentBytes t read false
 property OomPolicy s read true
 property OomWaiting b read true
+EOF
+cat >"$BUS_TMP/reclaimer.spec" <<'EOF'
+interface org.memcgd1.Reclaimer
+method SetReclaimable in:t:chunks
+method AddReclaimable in:x:delta
+method Unregister
+signal Reclaim t:chunks
+property Cgroup s read true|const
+property Owner s read true|const
+property ChunkSize t read true|const
+property ReclaimableChunks t read false
+property RequestedChunks t read false
+property Requests t read false
 EOF
 
 contract_lines() {
@@ -70,6 +86,24 @@ busctl introspect --xml-interface "$BUS_NAME" "$obj" >"$BUS_TMP/cgroup.xml" ||
         die "busctl introspect $BUS_NAME $obj failed"
 contract_lines < <("$PYTHON" "$BUS_HERE/busjson.py" contract "$BUS_TMP/cgroup.xml" "$BUS_TMP/cgroup.spec")
 
+say "== a reclaimer object (issue 5)"
+RECLAIMER_XML=
+if [ -x "${MEMCGD_TEST_RECLAIMER:-}" ]; then
+        # A reclaimer lives as long as its connection: a client that holds
+        # one registered (and allocates nothing much: one chunk of 4 KiB).
+        "$MEMCGD_TEST_RECLAIMER" --cgroup="$MEMCG" --chunks=1 --chunk-size=4096 --seconds=30 >"$BUS_TMP/reclaimer.out" 2>&1 &
+        BUS_PIDS+=($!)
+        if wait_for "reclaimer" "$BUS_WAIT" grep -q '^ready' "$BUS_TMP/reclaimer.out"; then
+                robj=$(awk '/^ready/ { print $2 }' "$BUS_TMP/reclaimer.out")
+                busctl introspect --xml-interface "$BUS_NAME" "$robj" >"$BUS_TMP/reclaimer.xml" ||
+                        die "busctl introspect $BUS_NAME $robj failed"
+                contract_lines < <("$PYTHON" "$BUS_HERE/busjson.py" contract "$BUS_TMP/reclaimer.xml" "$BUS_TMP/reclaimer.spec")
+                RECLAIMER_XML=$BUS_TMP/reclaimer.xml
+        else
+                fail "a reclaimer registers for the introspection" "$(cat "$BUS_TMP/reclaimer.out")"
+        fi
+fi
+
 say "== the node tree"
 # /org/memcgd1 lists the cgroup node below it (enumerator), so tools can walk it.
 tree=$(busctl tree --list "$BUS_NAME" 2>&1)
@@ -94,6 +128,7 @@ else
         {
                 "$PYTHON" "$BUS_HERE/busjson.py" interfaces "$BUS_TMP/manager.xml" --skip-standard
                 "$PYTHON" "$BUS_HERE/busjson.py" interfaces "$BUS_TMP/cgroup.xml" --skip-standard
+                [ -z "$RECLAIMER_XML" ] || "$PYTHON" "$BUS_HERE/busjson.py" interfaces "$RECLAIMER_XML" --skip-standard
         } >"$BUS_TMP/live.txt"
         # Both sorted by interface: re-sort the concatenations the same way.
         for side in repo live; do

@@ -608,6 +608,11 @@ expected_stat_keys() {
         if [ "$monitored" = true ]; then
                 echo limit_increases:t limit_decreases:t granted_bytes:t no_increase_count:u next_shrink_check_usec:t
                 echo oom_policy:s oom_waiting:b emergency_grants:t
+                # The worker's pressure level (PSI of the twin, else v1's
+                # memory.pressure_level).
+                if [ -e "$MEMCG_UNIFIED$cg/memory.pressure" ] || [ -e "$d/memory.pressure_level" ]; then
+                        echo pressure_level:y
+                fi
         fi
 }
 
@@ -630,7 +635,7 @@ check_stat_keys() {
                         "missing: ${missing[*]:-none}" "wrong type: ${wrong[*]:-none}" \
                         "returned: $(echo "${!ST_TYPE[@]}" | tr ' ' '\n' | sort | tr '\n' ' ')"
         fi
-        local known=" cgroup backend monitored current_bytes max_limit_bytes high_limit_bytes peak_bytes swap_bytes kmem_bytes events_high events_max events_oom events_oom_kill limit_increases limit_decreases granted_bytes no_increase_count next_shrink_check_usec pressure_some_avg10 pressure_full_avg10 oom_policy oom_waiting emergency_grants last_oom_usec oom_decision_deadline_usec "
+        local known=" cgroup backend monitored current_bytes max_limit_bytes high_limit_bytes peak_bytes swap_bytes kmem_bytes events_high events_max events_oom events_oom_kill limit_increases limit_decreases granted_bytes no_increase_count next_shrink_check_usec pressure_some_avg10 pressure_full_avg10 oom_policy oom_waiting emergency_grants last_oom_usec oom_decision_deadline_usec pressure_level "
         local extra=()
         for k in "${!ST_TYPE[@]}"; do [[ "$known" == *" $k "* ]] || extra+=("$k"); done
         if [ ${#extra[@]} -eq 0 ]; then

@@ -51,10 +51,11 @@ assert_eq "list --json=pretty is the same JSON, indented" "$A" "$(jqv '.[0].cgro
 expect_rc "status (table of the monitored)" 0 status
 say "$OUT"
 header=$(head -n 1 <<<"$OUT" | tr -s ' ')
-assert_eq "status table columns" "CGROUP USAGE HIGH MAX PEAK GROWS SHRINKS OOMS PRESSURE" "$header"
+assert_eq "status table columns" "CGROUP USAGE HIGH MAX PEAK GROWS SHRINKS OOMS PRESSURE OOM POLICY" "$header"
 row=$(grep -- "^$A " <<<"$OUT" | tr -s ' ')
 assert_eq "status row: high 56.0M and max 64.0M, no grows or shrinks, no OOM kill" \
         "56.0M 64.0M 0 0 0" "$(awk '{print $3, $4, $6, $7, $8}' <<<"$row")"
+assert_eq "status row: OOM policy kill (the default)" kill "$(awk '{print $NF}' <<<"$row")"
 assert_eq "status footer: count, granted and budget" "1 cgroup monitored; 64.0M of the 1.0G budget granted." \
         "$(tail -n 1 <<<"$OUT")"
 expect_rc "status --no-legend" 0 status --no-legend
@@ -75,6 +76,12 @@ assert_contains "status CGROUP: limits" "$OUT" "Limit: 64.0M max, 56.0M high"
 assert_contains "status CGROUP: grant" "$OUT" "Granted: 64.0M of the budget"
 assert_contains "status CGROUP: changes" "$OUT" "Changes: 0 grows, 0 shrinks"
 assert_contains "status CGROUP: usage" "$OUT" "Usage: "
+assert_contains "status CGROUP: OOM policy" "$OUT" "OOM policy: kill"
+if grep -qE '^ *(oom_policy|oom_waiting|emergency_grants):' <<<"$OUT"; then
+        fail "status CGROUP prints the OOM keys readably, not raw" "$OUT"
+else
+        pass "status CGROUP prints the OOM keys readably, not raw"
+fi
 expect_rc "status CGROUP --json" 0 status "$A" --json
 assert_eq "status CGROUP --json: cgroup" "$A" "$(jqv .cgroup)"
 assert_eq "status CGROUP --json: backend" v1 "$(jqv .backend)"
@@ -89,6 +96,24 @@ expect_rc "status of a memcg that is not monitored" 0 status "$B" --json
 assert_eq "... says monitored false" false "$(jqv .monitored)"
 expect_rc "status of a memcg that is not monitored (text)" 0 status "$B"
 assert_eq "... title says so" "$B (not monitored, cgroup v1)" "$(head -n 1 <<<"$OUT")"
+
+# --- oom-policy ---------------------------------------------------------
+
+expect_rc "oom-policy CGROUP (read)" 0 oom-policy "$A"
+assert_eq "oom-policy prints the policy alone" kill "$OUT"
+for p in grow freeze kill freeze; do
+        expect_rc "oom-policy CGROUP $p" 0 oom-policy "$A" "$p"
+        assert_eq "... prints nothing" "" "$OUT"
+        assert_eq "... the OomPolicy property is $p" "$p" \
+                "$(busctl --json=short get-property "$BUS_NAME" "$(object_path_of "$A")" "$BUS_CGROUP_IFACE" OomPolicy | jget data)"
+done
+expect_rc "oom-policy CGROUP --json" 0 oom-policy "$A" --json
+assert_eq "oom-policy --json: cgroup, policy, waiting" "$A freeze false" "$(jqv '"\(.cgroup) \(.oom_policy) \(.oom_waiting)"')"
+expect_rc "status CGROUP shows the new policy" 0 status "$A"
+assert_contains "... OOM policy: freeze" "$OUT" "OOM policy: freeze"
+expect_rc "status --json has oom_policy" 0 status --json
+assert_eq "... freeze" freeze "$(jqv ".cgroups[] | select(.cgroup == \"$A\") | .oom_policy")"
+expect_rc "oom-policy CGROUP kill (back to the default)" 0 oom-policy "$A" kill
 
 # --- set-limit ----------------------------------------------------------
 
@@ -186,7 +211,7 @@ assert_eq "status footer after unmonitor" "0 cgroups monitored; 0B of the 1.0G b
 # --- help ---------------------------------------------------------------
 
 expect_rc "--help" 0 --help
-for verb in monitor unmonitor set-limit status list watch; do
+for verb in monitor unmonitor set-limit status list watch oom-policy resolve; do
         grep -qE "^  $verb" <<<"$OUT" || fail "--help documents $verb" "$OUT"
 done
 for code in 0 1 2 3 4 5 6; do

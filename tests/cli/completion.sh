@@ -43,7 +43,7 @@ complete_line() {
         printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ' | sed 's/ $//'
 }
 
-assert_eq "commands" "list monitor set-limit status unmonitor watch" "$(complete_line "memcgctl ")"
+assert_eq "commands" "list monitor oom-policy resolve set-limit status unmonitor watch" "$(complete_line "memcgctl ")"
 assert_eq "a command's prefix" "set-limit status" "$(complete_line "memcgctl s")"
 assert_eq "options" "--json --json=" "$(complete_line "memcgctl --js")"
 assert_eq "JSON modes" "pretty short" "$(complete_line "memcgctl list --json=" | sed 's/off //')"
@@ -58,6 +58,14 @@ assert_eq "unmonitor offers nothing while nothing is monitored" "" "$(complete_l
 "$MEMCGCTL_BIN" monitor "$MEMCG" --limit 64M </dev/null || fail "monitor (setup)"
 assert_eq "unmonitor offers the monitored cgroups" "$MEMCG" "$(complete_line "memcgctl unmonitor ")"
 assert_eq "nothing after the last argument" "" "$(complete_line "memcgctl unmonitor $MEMCG ")"
+assert_eq "oom-policy offers the monitored cgroups" "$MEMCG" "$(complete_line "memcgctl oom-policy ")"
+assert_eq "oom-policy offers the policies second" "freeze grow kill" "$(complete_line "memcgctl oom-policy $MEMCG ")"
+assert_eq "... by prefix" "freeze" "$(complete_line "memcgctl oom-policy $MEMCG f")"
+assert_eq "nothing after the policy" "" "$(complete_line "memcgctl oom-policy $MEMCG kill ")"
+assert_eq "resolve offers only cgroups waiting for a decision (none here)" "" "$(complete_line "memcgctl resolve ")"
+assert_eq "resolve offers the decisions second" "kill-all kill-largest raise" "$(complete_line "memcgctl resolve $MEMCG ")"
+assert_contains "resolve raise offers sizes" "$(complete_line "memcgctl resolve $MEMCG raise ")" "256M"
+assert_eq "nothing after kill-largest" "" "$(complete_line "memcgctl resolve $MEMCG kill-largest ")"
 "$MEMCGCTL_BIN" unmonitor "$MEMCG" </dev/null
 rmdir "$MEMCG_DIR/child"
 
@@ -75,7 +83,7 @@ if command -v man >/dev/null && [ -f "$MANPAGE" ]; then
         done
         assert_eq "memcgctl(1) and --help both document exit status 0-6" "" "${missing[*]}"
         missing=()
-        for verb in monitor unmonitor set-limit status list watch; do
+        for verb in monitor unmonitor set-limit status list watch oom-policy resolve; do
                 grep -qE "^ +$verb" <<<"$page" || missing+=("$verb")
         done
         assert_eq "memcgctl(1) documents every command" "" "${missing[*]}"

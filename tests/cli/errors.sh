@@ -70,6 +70,34 @@ expect_err_contains "... says it is not a memory cgroup" "is not a memory cgroup
 expect_rc "unmonitor of a cgroup that is not monitored" 4 unmonitor "$OTHER"
 expect_err_contains "... says so" "is not monitored"
 
+# --- OOM policies and decisions -----------------------------------------
+
+expect_rc "oom-policy with an unknown policy" 2 oom-policy "$CG" bogus
+expect_err_contains "... names it and the choices" "Invalid OOM policy 'bogus': use kill, grow or freeze"
+expect_rc "oom-policy is case-sensitive, like memcgd" 2 oom-policy "$CG" Freeze
+expect_rc "oom-policy with too many arguments" 2 oom-policy "$CG" freeze kill
+expect_rc "oom-policy with a bad path" 2 oom-policy relative freeze
+expect_rc "oom-policy of a cgroup that is not monitored (read)" 4 oom-policy "$OTHER"
+expect_err_contains "... says so" "$OTHER is not monitored"
+expect_rc "oom-policy of a cgroup that is not monitored (set)" 4 oom-policy "$OTHER" freeze
+expect_err_contains "... with memcgd's NotMonitored message" "Failed to set the OOM policy of $OTHER: Cgroup $OTHER is not monitored"
+expect_rc "oom-policy of a cgroup that does not exist" 4 oom-policy /memcgd-no-such-cgroup-$$
+expect_rc "resolve with an unknown decision" 2 resolve "$CG" shrug
+expect_err_contains "... names the choices" "Invalid decision 'shrug': use raise SIZE, kill-largest or kill-all"
+expect_rc "resolve raise without a size" 2 resolve "$CG" raise
+expect_err_contains "... asks for it" "needs the SIZE"
+expect_rc "resolve raise with a bad size" 2 resolve "$CG" raise 12Q
+expect_err_contains "... names the size" "Invalid size '12Q'"
+expect_rc "resolve kill-largest with a size" 2 resolve "$CG" kill-largest 64M
+expect_rc "resolve without a decision" 2 resolve "$CG"
+expect_rc "resolve of a cgroup that is not monitored" 4 resolve "$OTHER" kill-all
+expect_err_contains "... carries memcgd's message" "Failed to resolve the OOM of $OTHER: Cgroup '$OTHER' is not monitored"
+expect_rc "resolve of a monitored cgroup that is not waiting for a decision" 1 resolve "$CG" kill-largest
+expect_err_contains "... says it is not waiting" "is not waiting for an OOM decision"
+expect_rc "resolve raise of a cgroup that is not waiting" 1 resolve "$CG" raise 64M
+expect_rc "resolve raise by 0" 6 resolve "$CG" raise 0
+expect_err_contains "... is out of range" "out of range"
+
 # --- 6: limits refused --------------------------------------------------
 
 expect_rc "set-limit below the smallest limit" 6 set-limit "$CG" 1K
@@ -92,6 +120,12 @@ expect_rc "an unprivileged monitor is denied" 3 --user monitor "$OTHER" --limit 
 expect_err_contains "... with memcgd's message" "Failed to monitor $OTHER: "
 expect_rc "an unprivileged set-limit is denied" 3 --user set-limit "$CG" 128M
 expect_rc "an unprivileged unmonitor is denied" 3 --user unmonitor "$CG"
+expect_rc "an unprivileged oom-policy change is denied" 3 --user oom-policy "$CG" freeze
+expect_err_contains "... naming the polkit action" "org.memcgd1.monitor"
+expect_rc "an unprivileged resolve is denied" 3 --user resolve "$CG" kill-all
+expect_err_contains "... naming the polkit action" "org.memcgd1.resolve-oom"
+expect_rc "an unprivileged oom-policy read is allowed" 0 --user oom-policy "$CG"
+assert_eq "... and prints the policy" kill "$OUT"
 assert_eq "the denied unmonitor changed nothing" true "$(stats root "$CG" | jq -r '.data[0].monitored.data')"
 expect_rc "an unprivileged status is allowed" 0 --user status "$CG" --json
 assert_eq "... and shows the cgroup" "$CG" "$(jqv .cgroup)"
@@ -134,6 +168,8 @@ expect_rc "list when memcgd is not running" 5 list
 expect_err_contains "... says memcgd is not running" "memcgd is not running"
 expect_rc "status when memcgd is not running" 5 status "$CG"
 expect_rc "monitor when memcgd is not running" 5 monitor "$CG"
+expect_rc "oom-policy when memcgd is not running" 5 oom-policy "$CG" freeze
+expect_rc "resolve when memcgd is not running" 5 resolve "$CG" kill-all
 timeout 2 "$MEMCGCTL_BIN" watch </dev/null >"$BUS_TMP/w.out" 2>"$BUS_TMP/w.err"; rc=$?
 assert_eq "watch without memcgd waits (until killed by timeout)" 124 "$rc"
 assert_contains "... and says it waits" "$(cat "$BUS_TMP/w.err")" "memcgd is not running now; waiting for it"

@@ -179,10 +179,14 @@ cat >"$BUS_TMP/dunstrc" <<EOF
     timeout = 0
 EOF
 # dunst's context menu ("dunstctl context") pipes one line per action into
-# its dmenu and invokes the line that comes back: pick "Raise limit".
-cat >"$BUS_TMP/dmenu" <<'EOF'
+# its dmenu, "#LABEL (SUMMARY) [ID,KEY]", and invokes the line that comes
+# back: the first that matches the extended regex in $BUS_TMP/dmenu.want
+# ("Raise limit" unless a test says otherwise). The last menu is kept in
+# $BUS_TMP/dmenu.in for the log.
+printf 'Raise limit\n' >"$BUS_TMP/dmenu.want"
+cat >"$BUS_TMP/dmenu" <<EOF
 #!/bin/sh
-grep -m 1 'Raise limit'
+tee "$BUS_TMP/dmenu.in" | grep -m 1 -E "\$(cat "$BUS_TMP/dmenu.want")"
 EOF
 chmod +x "$BUS_TMP/dmenu"
 
@@ -234,8 +238,15 @@ expect_notification "a raised limit is announced at low urgency" \
         0 "^Memory limit of $NAME raised\$" "$CG: .*→"
 expect_notification "the exhausted budget is announced at normal urgency" \
         1 "^Memory budget exhausted for $NAME\$" "$CG asked for .* more and got (only .*|nothing): the memory budget of memcgd is"
+# Oom(oom_kill) and TasksKilled(kernel) come together and share the
+# cgroup's OOM notification: the second may replace the first before it
+# was even sent (a queued text for the same slot is replaced).
 expect_notification "the OOM kill is announced at critical urgency, naming the cgroup and its limit in MiB" \
-        2 "^Out of memory: process killed in $NAME\$" "The kernel killed a process of $CG.*Limit 128 MiB"
+        2 "^Out of memory: (process|memcgd-test-all) killed in $NAME\$" \
+        "(The kernel killed a process of $CG|The kernel(&apos;|')s OOM killer killed memcgd-test-all \\(PID $HOG\\) in $CG).*Limit 128 MiB"
+expect_notification "TasksKilled names the killed process and the cause (critical)" \
+        2 "^Out of memory: memcgd-test-all killed in $NAME\$" \
+        "^The kernel(&apos;|')s OOM killer killed memcgd-test-all \\(PID $HOG\\) in $CG: it ran out of memory at its limit\\."
 
 # Coalesced and rate-limited: fewer limit notifications than limit changes.
 grows=$(signals LimitChanged "$CG" | awk -F'\t' '$5 == "grow"' | wc -l)
@@ -291,6 +302,103 @@ if [ -n "$asked" ] && signals LimitChanged "$CG" | cut -f3 | grep -qx "$((asked 
 else
         fail "the raise asked for the limit + 256 MiB" "asked: ${asked:-nothing}" "limits: $(signals LimitChanged "$CG" | cut -f3 | tr '\n' ' ')"
 fi
+kill -0 "$NOTIFY_PID" 2>/dev/null && pass "memcg-notify still runs" || fail "memcg-notify still runs" "$(tail "$BUS_TMP/notify.log")"
+
+# --- the freeze policy: a stopped cgroup and its decisions ---------------
+
+# notification_id SUMMARY: the id the server gave the last notification
+# with that summary (memcg-notify --verbose logs it).
+notification_id() {
+        grep -F "shown: $1" "$BUS_TMP/notify.log" | sed -nE 's/.*Notification ([0-9]+) shown: .*/\1/p' | tail -n 1
+}
+# dmenu_pick SUMMARY KEY: the next "dunstctl context" invokes action KEY of
+# the notification with that summary.
+dmenu_pick() { printf '\\(%s\\) \\[[0-9]+,%s\\]$\n' "$1" "$2" >"$BUS_TMP/dmenu.want"; }
+
+say "== freeze: processes stopped at their limit; the decisions as actions"
+check "memcgctl unmonitor $CG (its story is told)" "$MEMCGCTL_BIN" unmonitor "$CG"
+dunstctl close-all
+# A one-page gap between high and max (as in tests/kernel/test-kernel-oom.c):
+# a child allocating without pause reaches the hard limit before a grow
+# lands, so the freeze policy stops it while the 1G budget still has room
+# for the 256 MiB raise.
+printf '[Manager]\n[Limits]\nHighGap=4K\nHighRatioThreshold=1024T\n' >"$BUS_TMP/memcgd.conf"
+# No shrink timer racing the child after the raise: a shrink to its usage
+# while it still grows would stop it again at the one-page gap.
+memcgd_stop
+BUS_SHRINK_BASE=50s memcgd_start --budget=1G
+wait_for "memcg-notify follows the new memcgd" "$BUS_WAIT" \
+        bash -c '[ "$(grep -c "Following memcgd" "$1")" -ge 3 ]' _ "$BUS_TMP/notify.log" ||
+        fail "memcg-notify follows memcgd after the second restart" "$(tail -n 5 "$BUS_TMP/notify.log")"
+
+memcg_create freeze
+FZ=$MEMCG
+FZNAME=${FZ##*/}
+check "memcgctl monitor $FZ --limit 64M" "$MEMCGCTL_BIN" monitor "$FZ" --limit 64M
+check "memcgctl oom-policy $FZ freeze" "$MEMCGCTL_BIN" oom-policy "$FZ" freeze
+alloc_start "$FZ" 200 16 0
+FZCHILD=$ALLOC_PID
+STOPPED="Processes of $FZNAME stopped at their memory limit"
+expect_notification "a stopped cgroup is announced at critical urgency, naming the stopped process and the deadline" \
+        2 "^$STOPPED\$" \
+        "^$FZ ran out of memory at its limit: its processes are stopped until the limit is raised or a process is killed\\. Stopped: memcgd-test-all \\(PID $FZCHILD\\)\\..* Without a decision memcgd kills the largest process in [0-9]+ s\\.\$"
+if notifications | awk -F'\t' -v s="^$STOPPED\$" '$3 ~ s { print $5 }' | grep -q 'oom-raise,Raise limit by 256 MiB,kill-largest,Kill largest'; then
+        pass "it offers 'Raise limit by 256 MiB' and 'Kill largest'"
+else
+        fail "it offers 'Raise limit by 256 MiB' and 'Kill largest'" "$(notifications | awk -F'\t' -v s="^$STOPPED\$" '$3 ~ s')"
+fi
+assert_eq "the child sleeps at the limit" D "$(awk '{print $3}' /proc/$FZCHILD/stat 2>/dev/null)"
+wait_for "shown" "$BUS_WAIT" bash -c 'grep -qF "shown: $1" "$0"' "$BUS_TMP/notify.log" "$STOPPED"
+STOPPED_ID=$(notification_id "$STOPPED")
+sleep 1 # dunst draws on its next redraw
+SHOT2=${GUI_SHOT%.png}-frozen.png
+if import -display "$DISPLAY" -window root "$SHOT2" 2>"$BUS_TMP/import.log"; then
+        pass "screenshot of the 'stopped' popup saved"
+        say "gui: screenshot: $SHOT2"
+else
+        fail "screenshot of the 'stopped' popup saved" "$(cat "$BUS_TMP/import.log")"
+fi
+
+dmenu_pick "$STOPPED" oom-raise
+dunstctl context
+expect_notification "'Raise limit by 256 MiB' calls ResolveOom: the 'runs again' notification follows" \
+        1 "^$FZNAME runs again\$" "^The out-of-memory stop of $FZ has ended: its processes run again\\. Limit"
+say "gui: the menu dunst offered: $(tr '\n' '|' <"$BUS_TMP/dmenu.in")"
+assert_eq "'runs again' replaces the 'stopped' notification (replaces_id = its id)" "${STOPPED_ID:-none}" \
+        "$(notifications | awk -F'\t' -v s="^$FZNAME runs again\$" '$3 ~ s { print $1; exit }')"
+if signals LimitChanged "$FZ" | awk -F'\t' '$5 == "decision" && $3 - $2 == 268435456' | grep -q .; then
+        pass "memcgd raised the limit by 256 MiB (LimitChanged decision)"
+else
+        fail "memcgd raised the limit by 256 MiB (LimitChanged decision)" "$(signals LimitChanged "$FZ" | tail -n 3)"
+fi
+wait_for "ready" 30 bash -c 'grep -q "^ready" "$0" || ! kill -0 "$1" 2>/dev/null' "$ALLOC_OUT" "$FZCHILD"
+alloc_stop "$FZCHILD"
+assert_eq "the child woke up, allocated its 200M and exited 0" 0 "$ALLOC_RC"
+
+dunstctl close-all
+memcg_create freeze2
+FZ2=$MEMCG
+FZ2NAME=${FZ2##*/}
+check "memcgctl monitor $FZ2 --limit 64M" "$MEMCGCTL_BIN" monitor "$FZ2" --limit 64M
+check "memcgctl oom-policy $FZ2 freeze" "$MEMCGCTL_BIN" oom-policy "$FZ2" freeze
+alloc_start "$FZ2" 200 16 0
+FZ2CHILD=$ALLOC_PID
+STOPPED2="Processes of $FZ2NAME stopped at their memory limit"
+expect_notification "the second cgroup stops too" 2 "^$STOPPED2\$" "Stopped: memcgd-test-all \\(PID $FZ2CHILD\\)"
+wait_for "shown" "$BUS_WAIT" bash -c 'grep -qF "shown: $1" "$0"' "$BUS_TMP/notify.log" "$STOPPED2"
+STOPPED2_ID=$(notification_id "$STOPPED2")
+dmenu_pick "$STOPPED2" kill-largest
+dunstctl context
+wait_for "killed" 10 bash -c '! kill -0 "$0" 2>/dev/null' "$FZ2CHILD"
+wait "$FZ2CHILD" 2>/dev/null; rc=$?
+assert_eq "'Kill largest' calls ResolveOom kill-largest: the child was killed" 137 "$rc"
+KILLED2="Out of memory: memcgd-test-all killed in $FZ2NAME"
+expect_notification "TasksKilled (decision) names the process and the cause, critical" \
+        2 "^$KILLED2\$" "^memcgd killed memcgd-test-all \\(PID $FZ2CHILD\\) in $FZ2, as decided while its processes were stopped at the memory limit\\."
+expect_notification "the end of the stop still names the killed process (critical)" \
+        2 "^$KILLED2\$" "as decided while its processes were stopped at the memory limit\\. The stop has ended\\."
+replaced=$(notifications | awk -F'\t' -v s="^$KILLED2\$" '$3 ~ s { print $1 }' | sort -u | tr '\n' ' ' | sed 's/ $//')
+assert_eq "both replace the 'stopped' notification in place (replaces_id)" "${STOPPED2_ID:-none}" "$replaced"
 kill -0 "$NOTIFY_PID" 2>/dev/null && pass "memcg-notify still runs" || fail "memcg-notify still runs" "$(tail "$BUS_TMP/notify.log")"
 
 # It ends cleanly on SIGTERM (a sanitizer build would report leaks here).

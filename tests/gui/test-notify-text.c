@@ -245,7 +245,7 @@ static void every_known_oom_kind_has_its_urgency(void **state) {
                 { "oom", NOTIFY_URGENCY_CRITICAL, "Out of memory in a" },
                 { "oom_kill", NOTIFY_URGENCY_CRITICAL, "Out of memory: process killed in a" },
                 { "oom_group_kill", NOTIFY_URGENCY_CRITICAL, "Out of memory: a killed" },
-                { "frozen", NOTIFY_URGENCY_CRITICAL, "a frozen: out of memory" },
+                { "frozen", NOTIFY_URGENCY_CRITICAL, "Processes of a stopped at their memory limit" },
                 { "resolved", NOTIFY_URGENCY_NORMAL, "a runs again" },
                 { "max", NOTIFY_URGENCY_NORMAL, "a hit its memory limit" },
         };
@@ -259,6 +259,79 @@ static void every_known_oom_kind_has_its_urgency(void **state) {
                 assert_contains(t.body, "Limit 64 MiB.");
                 notify_text_clear(&t);
         }
+}
+
+static void a_stopped_cgroup_lists_its_processes_and_the_deadline(void **state) {
+        OomTask tasks[] = { { 4242, "firefox" }, { 4243, "Web Content" } };
+        NotifyText t = {};
+
+        notify_text_frozen(&t, "/user.slice/app.scope", tasks, 2, 96 * MIB, 96 * MIB, 29500000);
+        assert_int_equal(t.urgency, NOTIFY_URGENCY_CRITICAL);
+        assert_string_equal(t.summary, "Processes of app.scope stopped at their memory limit");
+        assert_string_equal(t.body, "/user.slice/app.scope ran out of memory at its limit: its processes are stopped "
+                                    "until the limit is raised or a process is killed. Stopped: firefox (PID 4242), "
+                                    "Web Content (PID 4243). Limit 96 MiB, usage now 96 MiB. Without a decision "
+                                    "memcgd kills the largest process in 30 s.");
+        notify_text_clear(&t);
+        notify_text_frozen(&t, "/a", NULL, 0, G_MAXUINT64, G_MAXUINT64, G_MAXUINT64);
+        assert_string_equal(t.body, "/a ran out of memory at its limit: its processes are stopped until the limit "
+                                    "is raised or a process is killed. Without a decision memcgd kills the largest "
+                                    "process.");
+        notify_text_clear(&t);
+}
+
+static void a_killed_process_is_named_with_its_cause(void **state) {
+        static const struct {
+                const char *cause, *body;
+        } causes[] = {
+                { "kernel", "The kernel's OOM killer killed hog (PID 7) in /a/b: it ran out of memory at its limit. "
+                            "Limit 64 MiB, usage now 1 MiB." },
+                { "decision", "memcgd killed hog (PID 7) in /a/b, as decided while its processes were stopped at the "
+                              "memory limit. Limit 64 MiB, usage now 1 MiB." },
+                { "timeout", "memcgd killed hog (PID 7) in /a/b: its processes were stopped at the memory limit and "
+                             "no decision came in time. Limit 64 MiB, usage now 1 MiB." },
+                { "gremlins", "memcgd reports hog (PID 7) killed in /a/b (cause: gremlins). Limit 64 MiB, usage now "
+                              "1 MiB." },
+        };
+        OomTask hog = { 7, "hog" };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(causes); i++) {
+                NotifyText t = {};
+
+                notify_text_killed(&t, "/a/b", &hog, 1, causes[i].cause, 64 * MIB, MIB);
+                assert_int_equal(t.urgency, NOTIFY_URGENCY_CRITICAL);
+                assert_string_equal(t.summary, "Out of memory: hog killed in b");
+                assert_string_equal(t.body, causes[i].body);
+                notify_text_clear(&t);
+        }
+}
+
+static void several_killed_processes_are_counted(void **state) {
+        OomTask tasks[] = { { 1, "a" }, { 2, "b" }, { 3, "c" } };
+        NotifyText t = {};
+
+        notify_text_killed(&t, "/x", tasks, 3, "decision", G_MAXUINT64, G_MAXUINT64);
+        assert_string_equal(t.summary, "Out of memory: 3 processes killed in x");
+        assert_contains(t.body, "memcgd killed 3 processes: a (PID 1), b (PID 2), c (PID 3) in /x");
+        notify_text_clear(&t);
+}
+
+static void the_end_of_a_stop_keeps_who_was_killed(void **state) {
+        OomTask hog = { 7, "hog" };
+        NotifyText t = {};
+
+        notify_text_resolved(&t, "/a", NULL, 0, NULL, 320 * MIB, 200 * MIB);
+        assert_int_equal(t.urgency, NOTIFY_URGENCY_NORMAL);
+        assert_string_equal(t.summary, "a runs again");
+        assert_string_equal(t.body, "The out-of-memory stop of /a has ended: its processes run again. Limit 320 MiB, "
+                                    "usage now 200 MiB.");
+        notify_text_clear(&t);
+        notify_text_resolved(&t, "/a", &hog, 1, "timeout", 96 * MIB, 0);
+        assert_int_equal(t.urgency, NOTIFY_URGENCY_CRITICAL);
+        assert_string_equal(t.summary, "Out of memory: hog killed in a");
+        assert_string_equal(t.body, "memcgd killed hog (PID 7) in /a: its processes were stopped at the memory limit "
+                                    "and no decision came in time. The stop has ended. Limit 96 MiB, usage now 0 bytes.");
+        notify_text_clear(&t);
 }
 
 static void an_unknown_oom_kind_is_reported_neutrally(void **state) {
@@ -320,6 +393,14 @@ static void details_come_from_getstats(void **state) {
         assert_string_equal(t.body, "/a/b (elastic)\nUsage: 10 MiB (peak 128 MiB)\nLimit: 64 MiB (soft line 56 MiB)\n"
                                     "Raised 3×, lowered 1×\nOOM kills: 2");
         notify_text_clear(&t);
+        g_variant_dict_init(&d, stats);
+        g_variant_dict_insert(&d, "oom_policy", "s", "freeze");
+        g_variant_dict_insert(&d, "oom_waiting", "b", TRUE);
+        g_variant_unref(stats);
+        stats = g_variant_ref_sink(g_variant_dict_end(&d));
+        notify_text_details(&t, "/a/b", stats, NULL);
+        assert_contains(t.body, "\nOOM kills: 2\nOOM policy: freeze, stopped, waiting for a decision");
+        notify_text_clear(&t);
         notify_text_details(&t, "/a/b", NULL, "No such cgroup");
         assert_string_equal(t.body, "/a/b: no details: No such cgroup");
         notify_text_clear(&t);
@@ -350,6 +431,10 @@ int main(void) {
                 cmocka_unit_test(oom_kill_is_critical_and_names_processes_and_sizes),
                 cmocka_unit_test(many_tasks_are_cut_short),
                 cmocka_unit_test(every_known_oom_kind_has_its_urgency),
+                cmocka_unit_test(a_stopped_cgroup_lists_its_processes_and_the_deadline),
+                cmocka_unit_test(a_killed_process_is_named_with_its_cause),
+                cmocka_unit_test(several_killed_processes_are_counted),
+                cmocka_unit_test(the_end_of_a_stop_keeps_who_was_killed),
                 cmocka_unit_test(an_unknown_oom_kind_is_reported_neutrally),
                 cmocka_unit_test(limit_hits_are_counted),
                 cmocka_unit_test(monitoring_stopped_by_reason),

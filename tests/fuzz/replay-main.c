@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Replays a fuzz target's corpus without libFuzzer: every regular file of
+ * each directory (or each file) named on the command line is fed once to
+ * LLVMFuzzerTestOneInput(), in name order, each in a child process, so
+ * that one input breaking a contract (the target prints what broke and
+ * aborts) does not hide the others: all failing inputs are listed at the
+ * end. An empty or missing corpus is a failure, not a pass: a replay of
+ * nothing proves nothing. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "fuzz.h"
+
+typedef struct Replay {
+        size_t count;
+        size_t failed;
+        char **failed_names;
+} Replay;
+
+/* Runs one input in a child: 0 when it returned (and, under ASan, leaked
+ * nothing), else how it died. */
+static int run_child(const char *path, const uint8_t *data, size_t size) {
+        pid_t pid;
+        int status;
+
+        fflush(stdout);
+        fflush(stderr);
+        pid = fork();
+        if (pid < 0) {
+                fprintf(stderr, "replay: fork: %s\n", strerror(errno));
+                return -errno;
+        }
+        if (pid == 0) {
+                (void) LLVMFuzzerTestOneInput(data, size);
+                exit(0);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (WIFSIGNALED(status))
+                fprintf(stderr, "replay: FAILED: %s: killed by signal %d (%s)\n", path, WTERMSIG(status),
+                        strsignal(WTERMSIG(status)));
+        else
+                fprintf(stderr, "replay: FAILED: %s: exit status %d\n", path, WEXITSTATUS(status));
+        return 1;
+}
+
+
+static int replay_file(const char *path, Replay *rp) {
+        FILE *f = fopen(path, "rb");
+        uint8_t *buf = NULL;
+        size_t size = 0, cap = 0;
+
+        if (!f) {
+                fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
+                return -errno;
+        }
+        for (;;) {
+                if (size == cap) {
+                        cap = cap ? cap * 2 : 4096;
+                        uint8_t *n = realloc(buf, cap);
+                        if (!n) {
+                                fclose(f);
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = n;
+                }
+                size_t got = fread(buf + size, 1, cap - size, f);
+                size += got;
+                if (got == 0)
+                        break;
+        }
+        int err = ferror(f);
+        fclose(f);
+        if (err) {
+                fprintf(stderr, "replay: %s: read error\n", path);
+                free(buf);
+                return -EIO;
+        }
+        /* The target copies the bytes into a buffer of exactly their size
+         * itself (fuzz_copy()), so reading past them is caught there. */
+        int r = run_child(path, buf, size);
+        free(buf);
+        if (r < 0)
+                return r;
+        rp->count++;
+        if (r > 0) {
+                char **n = realloc(rp->failed_names, (rp->failed + 1) * sizeof(char *));
+                if (!n)
+                        return -ENOMEM;
+                rp->failed_names = n;
+                if (!(n[rp->failed++] = strdup(path)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b) {
+        return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int replay_path(const char *path, Replay *rp) {
+        struct stat st;
+        struct dirent **names;
+        int n, r = 0;
+
+        if (stat(path, &st) < 0) {
+                fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
+                return -errno;
+        }
+        if (!S_ISDIR(st.st_mode))
+                return replay_file(path, rp);
+
+        n = scandir(path, &names, NULL, by_name);
+        if (n < 0) {
+                fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
+                return -errno;
+        }
+        for (int i = 0; i < n; i++) {
+                char *p = NULL;
+                if (r == 0 && names[i]->d_name[0] != '.') {
+                        if (asprintf(&p, "%s/%s", path, names[i]->d_name) < 0)
+                                r = -ENOMEM;
+                        else if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+                                r = replay_file(p, rp);
+                }
+                free(p);
+                free(names[i]);
+        }
+        free(names);
+        return r;
+}
+
+int main(int argc, char **argv) {
+        Replay rp = {};
+        int ret = 0;
+
+        if (argc < 2) {
+                fprintf(stderr, "usage: %s CORPUS-DIR|FILE...\n", argv[0]);
+                return 2;
+        }
+        for (int i = 1; i < argc && ret == 0; i++)
+                if (replay_path(argv[i], &rp) < 0)
+                        ret = 1;
+        if (ret == 0 && rp.count == 0) {
+                fprintf(stderr, "replay: no inputs in %s\n", argv[1]);
+                ret = 1;
+        }
+        if (rp.failed > 0) {
+                printf("replay: %zu of %zu inputs broke a contract or crashed:\n", rp.failed, rp.count);
+                for (size_t i = 0; i < rp.failed; i++)
+                        printf("  %s\n", rp.failed_names[i]);
+                ret = 1;
+        } else if (ret == 0)
+                printf("replayed %zu inputs without a contract broken\n", rp.count);
+        for (size_t i = 0; i < rp.failed; i++)
+                free(rp.failed_names[i]);
+        free(rp.failed_names);
+        return ret;
+}
