@@ -54,6 +54,7 @@ typedef struct WorkerLocal {
         bool retry_emergency;
         bool last_grow_denied;
         bool exhausted_announced;
+        uint64_t near_until;          /* v1: re-check the line until then */
 
         /* Pressure and reclaim requests. */
         PressureWatch pw;
@@ -529,10 +530,25 @@ static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
 
 /* True when usage sits at the high line. v2's "high" counter also climbs
  * on every throttle, and counts from before a raise arrive after it: a
- * change of the counter only counts while usage is within 1/16 of high. */
+ * change of the counter only counts while usage is within 1/16 of high.
+ * v1 compares strictly: at the shrink floor high is only a tenth of a
+ * growth step above usage, so a tolerance there would grow a settled
+ * cgroup again at every new threshold registration. */
 static bool breached(const Worker *w, const WorkerLocal *l, uint64_t usage) {
         uint64_t tol = w->cg->backend == BACKEND_V2 ? l->high / 16 : 0;
         return usage + tol >= l->high;
+}
+
+/* v1: a threshold fired with usage just under the line (the crossing was
+ * real, but uncharges in between put the usage read a moment later a
+ * little below it). The kernel counts that crossing as done and will not
+ * tell again for this line until usage drops below it, and the next
+ * threshold is above max: so look again every 20 ms for up to 2 s while
+ * usage stays within 1/8 of the line. */
+#define V1_RECHECK_USEC (20 * 1000)
+#define V1_RECHECK_FOR_USEC (2 * 1000 * 1000)
+static bool v1_near_line(const WorkerLocal *l, uint64_t usage) {
+        return usage + l->high / 8 >= l->high;
 }
 
 static void set_waiting(Worker *w, WorkerLocal *l, bool waiting) {
@@ -686,6 +702,13 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
         if (w->cg->backend == BACKEND_V2 && l->policy == OOM_POLICY_FREEZE && l->last_grow_denied &&
             l->retries == 0 && !l->waiting && usage + (l->max - l->high) / 2 >= l->max)
                 enter_waiting(w, l);
+
+        if (w->cg->backend == BACKEND_V1 && threshold_fired && !breached(w, l, usage) && v1_near_line(l, usage) &&
+            l->retry_deadline == NEVER) {
+                l->near_until = now_usec() + V1_RECHECK_FOR_USEC;
+                l->retry_emergency = false;
+                l->retry_deadline = now_usec() + V1_RECHECK_USEC;
+        }
         return 0;
 }
 
@@ -757,8 +780,11 @@ static void retry_grow(Worker *w, WorkerLocal *l) {
                 return;
         if (!breached(w, l, usage)) {
                 l->retries = 0;
+                if (w->cg->backend == BACKEND_V1 && now_usec() < l->near_until && v1_near_line(l, usage))
+                        l->retry_deadline = now_usec() + V1_RECHECK_USEC;
                 return;
         }
+        l->near_until = 0;
         (void) grow(w, l, false);
         if (w->cg->backend == BACKEND_V2 && l->policy == OOM_POLICY_FREEZE && l->last_grow_denied &&
             l->retries == 0 && !l->waiting && usage + (l->max - l->high) / 2 >= l->max)

@@ -49,13 +49,14 @@ fi
 
 say "== a reclaimer in the cgroup, as the unprivileged user"
 ROUT="$BUS_TMP/reclaimer.out"
-# 8 ms a chunk is ~125 MiB/s, and v1 does not throttle between high and
-# max: the round trip worker -> main thread -> client must beat the ~80 ms
-# the client takes to fill the 10 MiB gap. A TSan build of memcgd is
-# several times slower: give it a slower client.
-PAUSE=8
-if ldd "$MEMCGD_BIN" 2>/dev/null | grep -q libtsan; then
-        PAUSE=25
+# 20 ms a chunk is ~50 MiB/s, and v1 does not throttle between high and
+# max: the round trip worker -> main thread -> client must beat the ~200 ms
+# the client takes to fill the 10 MiB gap (at 8 ms it passes on an idle
+# host, but a busy one lost the race). A TSan build of memcgd is several
+# times slower: give it a slower client. BUS_RECLAIM_PAUSE_MS overrides.
+PAUSE=${BUS_RECLAIM_PAUSE_MS:-20}
+if [ -z "${BUS_RECLAIM_PAUSE_MS:-}" ] && ldd "$MEMCGD_BIN" 2>/dev/null | grep -q libtsan; then
+        PAUSE=50
 fi
 # The client declares every 4 chunks: memcgd never asks for more than
 # declared (the seed's rule), so what is allocated but not yet declared
