@@ -66,6 +66,9 @@ run() {
 builddir=${MEMCGD_BUILDDIR:-$src/build}
 run normal "$builddir" "" unit kernel vm bus cli gui
 if [ $quick = 0 ]; then
+        # The benchmarks once at small sizes, as a smoke check (figures in
+        # their logs; tests/bench/run.sh is the full run).
+        run bench "$builddir" "" bench
         # Sanitizer runtimes: leak checking on, any report fails the test.
         export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
         export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -1,0 +1,147 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# B4: D-Bus throughput of memcgd on a private system bus (dbus-daemon,
+# the real polkitd, the daemon: tests/bus/lib.sh brings them up and tears
+# them down). bench-dbus calls, for a few seconds each:
+#   org.freedesktop.DBus.Peer.Ping on /org/memcgd1 (the floor: answered by
+#     sd-bus itself in the daemon's main thread, no memcgd code),
+#   GetStats of a monitored v1 memcg, ListMonitored (20 monitored),
+# synchronously and with 64 calls in flight; and Monitor+Unmonitor round
+# trips (one pair = one Monitor, which registers v1 thresholds in the
+# kernel, then one Unmonitor, which joins the worker) as root and as an
+# unprivileged user that a polkit rule authorises. Prints a table and
+# writes JSON.
+#
+#   tests/bench/b4-dbus.sh [--small] [--json=FILE] [--seconds=S]
+# Environment as for the bus suite (MEMCGD_BIN, MEMCGD_SOURCE_ROOT,
+# MEMCGD_BUILD_ROOT) plus MEMCGD_BENCH_DBUS, the client binary.
+
+SMALL=0
+JSON=
+SECS=
+for a in "$@"; do
+        case $a in
+        --small) SMALL=1 ;;
+        --json=*) JSON=${a#--json=} ;;
+        --seconds=*) SECS=${a#--seconds=} ;;
+        *) echo "b4-dbus.sh: unknown argument $a" >&2; exit 2 ;;
+        esac
+done
+[ -n "$SECS" ] || { [ $SMALL = 1 ] && SECS=1 || SECS=4; }
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${MEMCGD_SOURCE_ROOT:=$(cd "$HERE/../.." && pwd)}"
+export MEMCGD_SOURCE_ROOT
+
+# A user of this run alone (the polkit rule below names it), deleted at
+# exit; limits must not drift while monitored cgroups are listed.
+BUS_USER="memcgd-b$$"
+BUS_USER_TEMPORARY=1
+BUS_SHRINK_BASE=50s
+. "$MEMCGD_SOURCE_ROOT/tests/bus/lib.sh"
+BUS_TEST_NAME=b4-dbus
+
+CLIENT=${MEMCGD_BENCH_DBUS:-}
+[ -x "$CLIENT" ] || skip "bench-dbus client not built (MEMCGD_BENCH_DBUS=${CLIENT})"
+
+# Debug logging would measure the log file: only warnings (the last
+# --log-level wins).
+bus_setup --log-level=warning
+
+# The unprivileged user runs the client from the test directory (the build
+# tree may not be reachable for it).
+cp "$CLIENT" "$BUS_TMP/bench-dbus" && chmod 0755 "$BUS_TMP/bench-dbus"
+CLIENT=$BUS_TMP/bench-dbus
+
+N_LIST=20
+for i in $(seq 1 $N_LIST); do
+        memcg_create "list$i"
+        mgr root Monitor st "$MEMCG" $((64 * 1048576)) >/dev/null || die "Monitor $MEMCG" "$(cat "$BUS_TMP/last.err")"
+        [ "$i" = 1 ] && CG_STATS=$MEMCG
+done
+memcg_create cycle-root; CG_ROOT=$MEMCG
+memcg_create cycle-user; CG_USER=$MEMCG
+
+RULE="50-memcgd-bench-$$.rules"
+polkit_add_rule "$RULE" 'polkit.addRule(function(action, subject) {
+        if (action.id == "org.memcgd1.monitor" && subject.user == "'"$BUS_USER"'")
+                return polkit.Result.YES;
+});' || die "polkitd did not load the rule" "$(tail -n 5 "$BUS_TMP/polkitd.log")"
+
+RESULTS=$BUS_TMP/b4.jsonl
+: >"$RESULTS"
+measure() { # LABEL CALLER ARGS...
+        local label=$1 who=$2 out
+        shift 2
+        if [ "$who" = user ]; then
+                out=$(as_user "$CLIENT" "$@" 2>>"$BUS_TMP/client.err")
+        else
+                out=$("$CLIENT" "$@" 2>>"$BUS_TMP/client.err")
+        fi
+        if [ -z "$out" ]; then
+                fail "$label: the client printed nothing" "$(tail -n 3 "$BUS_TMP/client.err")"
+                return
+        fi
+        printf '{"label":"%s","caller":"%s","result":%s}\n' "$label" "$who" "$out" >>"$RESULTS"
+        say "  $label ($who): $out"
+}
+
+say "== B4: ${SECS}s per measurement"
+for inflight in 1 64; do
+        measure "ping-before" root ping --inflight=$inflight --seconds="$SECS"
+        measure "getstats" root getstats --inflight=$inflight --seconds="$SECS" --cgroup="$CG_STATS"
+        measure "list" root list --inflight=$inflight --seconds="$SECS"
+        measure "ping-after" root ping --inflight=$inflight --seconds="$SECS"
+done
+measure "monitor-unmonitor" root monitor-cycle --seconds="$SECS" --cgroup="$CG_ROOT"
+measure "monitor-unmonitor" user monitor-cycle --seconds="$SECS" --cgroup="$CG_USER"
+memcgd_alive && pass "memcgd is still on the bus after the benchmark" || fail "memcgd is still on the bus after the benchmark"
+
+"$PYTHON" - "$RESULTS" "$SMALL" "${JSON:-}" "$N_LIST" <<'EOF'
+import json, sys, os, time
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+small, out, n_list = sys.argv[2] == "1", sys.argv[3], int(sys.argv[4])
+def get(label, inflight, caller="root"):
+    for r in rows:
+        if r["label"] == label and r["caller"] == caller and r["result"]["inflight"] == inflight:
+            return r["result"]
+    return None
+table = []
+print("\nB4 D-Bus throughput (private dbus-daemon, memcgd --log-level=warning; calls/s; ratio to Peer.Ping in the same run)")
+print("%-30s %8s %10s %9s %9s %7s %s" % ("call", "inflight", "calls/s", "p50 us", "p99 us", "ratio", "target >= 0.8"))
+for inflight in (1, 64):
+    pb, pa = get("ping-before", inflight), get("ping-after", inflight)
+    pings = [p["rate"] for p in (pb, pa) if p]
+    ping = sum(pings) / len(pings) if pings else None
+    for label, name in (("ping-before", "Peer.Ping (before)"), ("ping-after", "Peer.Ping (after)"),
+                        ("getstats", "GetStats"), ("list", "ListMonitored (%d)" % n_list)):
+        r = get(label, inflight)
+        if not r:
+            continue
+        ratio = r["rate"] / ping if ping and not label.startswith("ping") else None
+        row = {"call": name, "inflight": inflight, "calls_per_second": r["rate"], "calls": r["calls"],
+               "errors": r["errors"], "p50_us": r.get("p50_us"), "p99_us": r.get("p99_us"),
+               "ratio_to_ping": ratio, "target_met": (ratio >= 0.8) if ratio is not None else None}
+        table.append(row)
+        print("%-30s %8d %10.0f %9s %9s %7s %s" % (name, inflight, r["rate"],
+              "%.0f" % r["p50_us"] if "p50_us" in r else "-", "%.0f" % r["p99_us"] if "p99_us" in r else "-",
+              "%.2f" % ratio if ratio is not None else "-",
+              "" if ratio is None else ("MET" if ratio >= 0.8 else "NOT MET")))
+for caller in ("root", "user"):
+    r = get("monitor-unmonitor", 1, caller)
+    if not r:
+        continue
+    name = "Monitor+Unmonitor (%s)" % ("root" if caller == "root" else "user via polkit rule")
+    table.append({"call": name, "inflight": 1, "round_trips_per_second": r["rate"], "pairs": r["calls"],
+                  "errors": r["errors"], "p50_us_per_call": r.get("p50_us"), "p99_us_per_call": r.get("p99_us"),
+                  "first_error": r.get("first_error")})
+    print("%-30s %8d %10.1f %9s %9s %7s %s" % (name, 1, r["rate"], "%.0f" % r.get("p50_us", 0),
+          "%.0f" % r.get("p99_us", 0), "-", ("errors: %d %s" % (r["errors"], r.get("first_error", ""))) if r["errors"] else ""))
+if out:
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump({"benchmark": "B4 D-Bus throughput", "small": small, "unix_time": int(time.time()),
+                   "cpus": os.cpu_count(), "loadavg_1min_at_end": os.getloadavg()[0], "rows": table}, f, indent=1)
+        f.write("\n")
+EOF
+bus_finish

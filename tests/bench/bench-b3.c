@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* B3: idle cost of the daemon itself. Starts memcgd (--no-bus: the same
+ * engine and main loop minus the bus connection) monitoring N idle
+ * cgroups — 4,000 on a fake tree (tmpfs), and real v1 memcgs — and reads
+ * its cost from /proc over a window: CPU time (every thread's schedstat
+ * run time), wake-ups (every thread's schedstat timeslice count: each is
+ * one time the thread was put on a CPU), context switches, and at the end
+ * RSS, threads and fds.
+ *
+ * The first window starts as soon as every worker reported its start, so
+ * it includes the shrink timer's backoff ramp (1, 2, 4 ... 32 s after
+ * Monitor, each a check and for an idle cgroup a first shrink); the full
+ * run adds a second, steady window (timers at 32-60 s).
+ *
+ *   bench-b3 --memcgd=PATH [--small] [--json=FILE] [--fake=N] [--v1=N]
+ *            [--window=S] [--no-steady] */
+#include <pthread.h>
+#include <signal.h>
+
+#include "../fake/fake-tree.h"
+#include "bench.h"
+
+#define MIB_ UINT64_C(1048576)
+
+typedef struct Window {
+        double seconds;
+        double cpu_s, cpu_pct_core;
+        double wakeups_per_s, ctxsw_per_s;
+        uint64_t limit_changes;
+} Window;
+
+typedef struct Run {
+        char variant[32];
+        unsigned n, started;
+        double start_s, stop_s;
+        Window w[2];
+        unsigned n_windows;
+        ProcCost end;
+        bool ok;
+} Run;
+
+typedef struct Reader {
+        FILE *f;
+        _Atomic unsigned started, failed;
+        _Atomic uint64_t limits;
+} Reader;
+
+static void *reader_main(void *userdata) {
+        Reader *r = userdata;
+        char line[8192];
+        while (fgets(line, sizeof(line), r->f)) {
+                if (strncmp(line, "started ", 8) == 0)
+                        r->started++;
+                else if (strncmp(line, "failed ", 7) == 0) {
+                        if (r->failed++ < 3)
+                                fprintf(stderr, "memcgd: %s", line);
+                } else if (strncmp(line, "limit ", 6) == 0)
+                        r->limits++;
+        }
+        return NULL;
+}
+
+static Window measure(pid_t pid, Reader *rd, double seconds) {
+        ProcCost a, b;
+        Window w = { .seconds = seconds };
+        uint64_t l0 = rd->limits;
+        uint64_t t0 = bench_now_ns();
+        (void) bench_proc_cost(pid, &a);
+        bench_sleep_ms((unsigned) (seconds * 1000));
+        (void) bench_proc_cost(pid, &b);
+        double dt = (double) (bench_now_ns() - t0) / 1e9;
+        w.seconds = dt;
+        w.cpu_s = (double) (b.cpu_ns - a.cpu_ns) / 1e9;
+        w.cpu_pct_core = 100.0 * w.cpu_s / dt;
+        w.wakeups_per_s = (double) (b.runs - a.runs) / dt;
+        w.ctxsw_per_s = (double) ((b.vol_cs + b.invol_cs) - (a.vol_cs + a.invol_cs)) / dt;
+        w.limit_changes = rd->limits - l0;
+        return w;
+}
+
+static void run_daemon(Run *run, const char *memcgd, const char *root, char **paths, unsigned n, double window,
+                       bool steady) {
+        char tmpl[] = "/tmp/memcgd-bench-b3-XXXXXX";
+        char conf[256], state[256], rootarg[300];
+        if (!mkdtemp(tmpl))
+                return;
+        snprintf(conf, sizeof(conf), "%s/memcgd.conf", tmpl);
+        snprintf(state, sizeof(state), "--state-directory=%s/state", tmpl);
+        FILE *cf = fopen(conf, "we");
+        if (cf) {
+                fputs("# bench-b3: defaults\n[Manager]\n", cf);
+                fclose(cf);
+        }
+        char confarg[300];
+        snprintf(confarg, sizeof(confarg), "--config=%s", conf);
+
+        char **argv = calloc(n + 16, sizeof(char *));
+        unsigned a = 0;
+        argv[a++] = (char *) memcgd;
+        argv[a++] = "--no-bus";
+        argv[a++] = confarg;
+        argv[a++] = state;
+        argv[a++] = "--budget=1T";
+        argv[a++] = "--log-level=warning";
+        if (root) {
+                snprintf(rootarg, sizeof(rootarg), "--root=%s", root);
+                argv[a++] = rootarg;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                argv[a] = malloc(strlen(paths[i]) + 32);
+                sprintf(argv[a++], "--monitor=%s=64M", paths[i]);
+        }
+        argv[a] = NULL;
+
+        Child c;
+        Reader rd = {};
+        uint64_t t0 = bench_now_ns();
+        if (bench_child_start(&c, argv) < 0) {
+                fprintf(stderr, "cannot start %s\n", memcgd);
+                goto out;
+        }
+        rd.f = c.out;
+        pthread_t th;
+        pthread_create(&th, NULL, reader_main, &rd);
+        while (rd.started + rd.failed < n && bench_now_ns() - t0 < 600 * UINT64_C(1000000000) &&
+               kill(c.pid, 0) == 0)
+                bench_sleep_ms(50);
+        run->started = rd.started;
+        run->start_s = (double) (bench_now_ns() - t0) / 1e9;
+        printf("# %s: %u of %u workers started in %.1f s\n", run->variant, run->started, n, run->start_s);
+        if (rd.started == n) {
+                run->w[run->n_windows++] = measure(c.pid, &rd, window);
+                if (steady)
+                        run->w[run->n_windows++] = measure(c.pid, &rd, window);
+                (void) bench_proc_cost(c.pid, &run->end);
+                run->ok = true;
+        }
+        uint64_t t1 = bench_now_ns();
+        kill(c.pid, SIGTERM);
+        c.out = NULL; /* the reader thread owns it */
+        int status = bench_child_wait(&c);
+        run->stop_s = (double) (bench_now_ns() - t1) / 1e9;
+        pthread_join(th, NULL);
+        fclose(rd.f);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fprintf(stderr, "memcgd exited with status %d\n", status);
+out:
+        for (unsigned i = 0; i < n; i++)
+                free(argv[a - n + i]);
+        free(argv);
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+        (void) !system(cmd);
+}
+
+static void print_run(const Run *r) {
+        for (unsigned k = 0; k < r->n_windows; k++) {
+                const Window *w = &r->w[k];
+                printf("%-10s %5u %-7s %5.0f %8.3f %8.3f %9.1f %9.1f %7llu %8.1f %7u %6u %s\n", r->variant, r->n,
+                       k == 0 ? "ramp" : "steady", w->seconds, w->cpu_s, w->cpu_pct_core, w->wakeups_per_s,
+                       w->ctxsw_per_s, (unsigned long long) w->limit_changes, (double) r->end.rss_kib / 1024.0,
+                       r->end.threads, r->end.fds,
+                       w->cpu_pct_core < 0.2 && r->end.rss_kib < 64 * 1024 ? "yes" : "no");
+        }
+        if (r->ok)
+                printf("%-10s   started in %.1f s, SIGTERM to exit %.2f s\n", "", r->start_s, r->stop_s);
+}
+
+int main(int argc, char **argv) {
+        bool small = bench_flag(argc, argv, "--small");
+        const char *memcgd = bench_opt(argc, argv, "--memcgd");
+        const char *json = bench_opt(argc, argv, "--json");
+        unsigned n_fake = (unsigned) bench_opt_long(argc, argv, "--fake", 4000);
+        unsigned n_v1 = (unsigned) bench_opt_long(argc, argv, "--v1", small ? 200 : 1000);
+        double window = (double) bench_opt_long(argc, argv, "--window", small ? 10 : 60);
+        bool steady = !small && !bench_flag(argc, argv, "--no-steady");
+        Run runs[2] = {};
+        unsigned n_runs = 0;
+
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        if (!memcgd)
+                memcgd = getenv("MEMCGD_BIN");
+        if (!memcgd || access(memcgd, X_OK) < 0) {
+                printf("SKIP B3: the daemon binary (--memcgd= or MEMCGD_BIN) is missing\n");
+                return 77;
+        }
+        uint64_t t_start = bench_now_ns();
+
+        if (n_fake > 0) {
+                /* tmpfs, like cgroupfs in memory (bench-b1.c says why). */
+                char root[64];
+                snprintf(root, sizeof(root), "%s/memcgd-bench-b3-XXXXXX",
+                         access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+                if (mkdtemp(root)) {
+                        char **paths = calloc(n_fake, sizeof(char *));
+                        for (unsigned i = 0; i < n_fake; i++) {
+                                paths[i] = malloc(32);
+                                snprintf(paths[i], 32, "/c%u", i);
+                                (void) fake_cgroup(root, paths[i], 10 * MIB_);
+                        }
+                        Run *r = &runs[n_runs++];
+                        snprintf(r->variant, sizeof(r->variant), "fake");
+                        r->n = n_fake;
+                        run_daemon(r, memcgd, root, paths, n_fake, window, steady);
+                        for (unsigned i = 0; i < n_fake; i++)
+                                free(paths[i]);
+                        free(paths);
+                        char cmd[300];
+                        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+                        (void) !system(cmd);
+                }
+        }
+
+        const char *v1 = n_v1 > 0 ? bench_require_v1("B3 on v1") : NULL;
+        if (v1) {
+                char **rel = calloc(n_v1, sizeof(char *)), **abs_ = calloc(n_v1, sizeof(char *));
+                unsigned made = 0;
+                for (unsigned i = 0; i < n_v1; i++) {
+                        char name[32];
+                        rel[i] = malloc(256);
+                        abs_[i] = malloc(320);
+                        snprintf(name, sizeof(name), "b3-%u", i);
+                        if (bench_memcg_create(v1, name, rel[i], 256, abs_[i], 320) < 0)
+                                break;
+                        made++;
+                }
+                Run *r = &runs[n_runs++];
+                snprintf(r->variant, sizeof(r->variant), "v1");
+                r->n = made;
+                run_daemon(r, memcgd, NULL, rel, made, window, steady);
+                for (unsigned i = 0; i < made; i++)
+                        bench_memcg_remove(abs_[i]);
+                for (unsigned i = 0; i < n_v1; i++) {
+                        free(rel[i]);
+                        free(abs_[i]);
+                }
+                free(rel);
+                free(abs_);
+        }
+
+        printf("\nB3 idle cost of memcgd (--no-bus) monitoring idle cgroups; CPU %% is of one core\n");
+        printf("%-10s %5s %-7s %5s %8s %8s %9s %9s %7s %8s %7s %6s %s\n", "variant", "N", "window", "s", "cpu s",
+               "cpu %", "wakeups/s", "ctxsw/s", "limits", "RSS MiB", "threads", "fds", "target met");
+        for (unsigned k = 0; k < n_runs; k++)
+                print_run(&runs[k]);
+        printf("target: < 0.2%% of one core and RSS < 64 MiB\n");
+        printf("B3 ran in %.1f s\n", (double) (bench_now_ns() - t_start) / 1e9);
+
+        if (json) {
+                Json j;
+                if (json_begin_file(&j, json, "B3 idle cost") == 0) {
+                        json_bool(&j, "small", small);
+                        json_arr(&j, "rows");
+                        for (unsigned k = 0; k < n_runs; k++) {
+                                Run *r = &runs[k];
+                                for (unsigned w = 0; w < r->n_windows; w++) {
+                                        json_obj(&j, NULL);
+                                        json_str(&j, "variant", r->variant);
+                                        json_u64(&j, "cgroups", r->n);
+                                        json_str(&j, "window", w == 0 ? "ramp" : "steady");
+                                        json_num(&j, "seconds", r->w[w].seconds);
+                                        json_num(&j, "cpu_seconds", r->w[w].cpu_s);
+                                        json_num(&j, "cpu_percent_of_one_core", r->w[w].cpu_pct_core);
+                                        json_num(&j, "wakeups_per_second", r->w[w].wakeups_per_s);
+                                        json_num(&j, "context_switches_per_second", r->w[w].ctxsw_per_s);
+                                        json_u64(&j, "limit_changes", r->w[w].limit_changes);
+                                        json_u64(&j, "rss_kib", r->end.rss_kib);
+                                        json_u64(&j, "rss_anon_kib", r->end.rss_anon_kib);
+                                        json_u64(&j, "threads", r->end.threads);
+                                        json_u64(&j, "fds", r->end.fds);
+                                        json_num(&j, "start_seconds", r->start_s);
+                                        json_num(&j, "stop_seconds", r->stop_s);
+                                        json_bool(&j, "target_met", r->w[w].cpu_pct_core < 0.2 &&
+                                                                            r->end.rss_kib < 64 * 1024);
+                                        json_end_obj(&j);
+                                }
+                        }
+                        json_end_arr(&j);
+                        json_end_file(&j);
+                }
+        }
+        return n_runs ? 0 : 77;
+}
