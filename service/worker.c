@@ -34,8 +34,6 @@ typedef struct WorkerLocal {
         unsigned ladder_len;
         uint64_t ladder_generation;  /* of the last request to the registrar */
         uint64_t ladder_requested_max;
-        uint64_t deaf_poll;          /* v1: next usage check while no threshold is at high */
-        uint64_t last_grow;          /* CLOCK_MONOTONIC usec of the last grow */
 
         /* OOM */
         OomPolicy policy;
@@ -69,16 +67,6 @@ typedef struct WorkerLocal {
 } WorkerLocal;
 
 #define NEVER UINT64_MAX
-/* v1: while a burst is on (a grow in the last second) and none of the
- * registered thresholds is at the high line - the registrar is still
- * registering the next ladder: each threshold sleeps in synchronize_rcu,
- * ~15 ms measured on a loaded host, 9 per ladder - the worker reads usage
- * itself this often. At 4 KiB-page speed (0.3-0.6 GB/s) the 8 MiB gap
- * lasts 13-26 ms, with huge pages 0.4-4 ms. Idle cgroups (after a shrink)
- * do not poll: 1,000 of them would wake 20,000 times a second while the
- * registrar works through their ladders. */
-#define V1_DEAF_POLL_USEC 500
-#define V1_BURST_USEC (1000 * 1000)
 /* A denied grow: ask the others for slack, then retry this often, this
  * many times, before announcing BudgetExhausted (or, for an OOM, falling
  * back to the kernel's kill). */
@@ -236,20 +224,8 @@ static void v1_keep_ahead(Worker *w, WorkerLocal *l) {
         if (l->ladder_requested_max == l->max)
                 return; /* asked already: waiting for the registrar */
         n = v1_ladder_for(l, ladder);
-        /* A worker racing a burst must not wait behind the ladders of
-         * idle cgroups that shrank. */
-        bool urgent = now_usec() < l->last_grow + V1_BURST_USEC;
-        if (engine_request_ladder(w->engine, w, ++l->ladder_generation, ladder, n, urgent) == 0)
+        if (engine_request_ladder(w->engine, w, ++l->ladder_generation, ladder, n) == 0)
                 l->ladder_requested_max = l->max;
-}
-
-/* True when one of the registered thresholds is the high line: its
- * crossing wakes the worker. */
-static bool v1_covered(const WorkerLocal *l) {
-        for (unsigned i = 0; i < l->ladder_len; i++)
-                if (l->ladder[i] == l->high)
-                        return true;
-        return false;
 }
 
 /* Takes over a ladder the registrar finished. Returns true if one was
@@ -531,7 +507,6 @@ static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
                 l->exhausted_announced = false;
         }
         if (granted > 0) {
-                l->last_grow = now_usec();
                 int r = apply_limits(w, l, l->max + granted, emergency ? LIMIT_REASON_EMERGENCY : LIMIT_REASON_GROW);
                 if (r < 0) {
                         budget_give(w->engine->budget, granted);
@@ -1133,7 +1108,6 @@ void *worker_main(void *userdata) {
         WorkerLocal l = {
                 .t = &w->engine->config.tunables,
                 .ladder_fd = -1,
-                .deaf_poll = NEVER,
                 .decision_deadline = NEVER,
                 .retry_deadline = NEVER,
                 .pw = PRESSURE_WATCH_INIT,
@@ -1229,8 +1203,6 @@ void *worker_main(void *userdata) {
                         next = l.decision_deadline;
                 if (l.retry_deadline < next)
                         next = l.retry_deadline;
-                if (l.deaf_poll < next)
-                        next = l.deaf_poll;
                 if (next_pending_oom(w, &l) < next)
                         next = next_pending_oom(w, &l);
                 if (next > now) {
@@ -1316,24 +1288,6 @@ void *worker_main(void *userdata) {
                         }
                 }
 
-                /* v1 with no threshold at the high line yet: look. */
-                if (l.deaf_poll != NEVER && now_usec() >= l.deaf_poll)
-                        fired = true;
-
-                /* v1 fast path: a threshold crossed, the limit is what
-                 * counts - raise it before reading oom_control and failcnt
-                 * (8 syscalls) in handle_kernel_events, which then finds
-                 * usage under the new line. */
-                if (fired && w->cg->backend == BACKEND_V1 && !l.waiting) {
-                        uint64_t usage;
-                        if (cgroup_read_usage(w->cg, &usage) == 0 && breached(w, &l, usage)) {
-                                pthread_mutex_lock(&w->lock);
-                                w->high_breaches++;
-                                pthread_mutex_unlock(&w->lock);
-                                (void) grow(w, &l, false);
-                        }
-                }
-
                 /* A fake tree kicks the control eventfd on every change. */
                 if (fired || kicked) {
                         r = handle_kernel_events(w, &l, fired && w->cg->backend == BACKEND_V1);
@@ -1369,12 +1323,8 @@ void *worker_main(void *userdata) {
                         reclaim_recheck(w, &l);
                 if (now >= l.deadline)
                         shrink(w, &l);
-                if (w->cg->backend == BACKEND_V1) {
-                        uint64_t t = now_usec();
+                if (w->cg->backend == BACKEND_V1)
                         v1_keep_ahead(w, &l);
-                        l.deaf_poll = v1_covered(&l) || t >= l.last_grow + V1_BURST_USEC ? NEVER
-                                                                                      : t + V1_DEAF_POLL_USEC;
-                }
                 publish(w, &l);
         }
 
