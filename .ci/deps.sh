@@ -28,6 +28,10 @@ PACKAGES=(
         # benchmarks (tests/bench/run.sh): callgrind instruction counts
         # of the reaction path; perf and strace to find where time goes
         valgrind linux-perf strace
+        # tests: hardening suite (strace: the system calls memcgd makes,
+        # checked against its unit's SystemCallFilter=; systemd-analyze
+        # comes with systemd, setpriv with util-linux)
+        strace
 )
 
 missing=()
