@@ -257,13 +257,13 @@ mgr root Monitor st "$MEMCG" $((64 * MIB)) >/dev/null || die "Monitor $MEMCG" "$
 inject_arm "*$MEMCG/memory.limit_in_bytes@open:EMFILE:2"
 alloc_start "$MEMCG" 160 2 30
 wait_for "child" 60 bash -c 'grep -q "^ready" "$0" || ! kill -0 "$1" 2>/dev/null' "$ALLOC_OUT" "$ALLOC_PID"
-assert_eq "EMFILE injected on the first two raise attempts" 2 "$(inject_count "EMFILE .*$MEMCG/memory.limit_in_bytes")"
+assert_u64 "EMFILE injected on the first raise attempt(s)" "$(inject_count "EMFILE .*$MEMCG/memory.limit_in_bytes")" -ge 1
 if alloc_ready "$ALLOC_OUT"; then
         pass "the child reached 160 MiB in $MEMCG despite the failed raise (limit $(memcg_limit "$MEMCG"))"
 else
         fail "the child reached 160 MiB in $MEMCG despite the failed raise" \
                 "it stopped at: $(tail -n 1 "$ALLOC_OUT"), OOM kills $(memcg_oom_kills "$MEMCG"), limit $(memcg_limit "$MEMCG")" \
-                "two failed attempts in one wake-up and no timed retry: the child ran into the limit and the kernel killed it"
+                "a failed raise and no timed retry: the child ran into the limit and the kernel killed it"
 fi
 alloc_stop "$ALLOC_PID"
 check "memcgd is still serving" memcgd_serves
