@@ -42,8 +42,6 @@ static int append_stats(sd_bus_message *reply, const char *path, const CgroupSta
                 r = sd_bus_message_append(reply, "{sv}", "no_increase_count", "u", st->no_increase_count);
                 if (r < 0)
                         return r;
-        }
-        if (st->monitored) {
                 r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "oom_policy", "s",
                                           oom_policy_to_string(st->oom_policy), "oom_waiting", "b",
                                           (int) st->oom_waiting, "emergency_grants", "t", st->emergency_grants);
