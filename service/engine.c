@@ -612,6 +612,12 @@ int engine_set_initial_limit(Engine *e, const char *path, uint64_t limit, uint64
                 if (r < 0)
                         return r;
                 pthread_mutex_lock(&w->lock);
+                if (w->exited || w->stop_requested) {
+                        /* Stopped since lookup(): nobody would answer. */
+                        pthread_mutex_unlock(&w->lock);
+                        memcg_error_set(ret_error, MEMCG_ERROR_NOT_MONITORED, "Cgroup '%s' is not monitored", path);
+                        return -ESRCH;
+                }
                 if (w->rebase_requested) {
                         /* An earlier re-base not yet carried out: it is
                          * superseded, and its caller is answered now. */
@@ -790,7 +796,7 @@ int engine_resolve_oom(Engine *e, const char *path, OomDecision decision, uint64
                 return -ERANGE;
         }
         pthread_mutex_lock(&w->lock);
-        waiting = w->oom_waiting && !w->decision_requested;
+        waiting = w->oom_waiting && !w->decision_requested && !w->exited && !w->stop_requested;
         if (waiting) {
                 w->decision_requested = true;
                 w->decision = decision;

@@ -88,6 +88,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->reattach_timer);
         sd_event_source_disable_unref(m->recheck_timer);
+        sd_event_source_disable_unref(m->save_retry_timer);
 
         /* Calls parked for polkit or the engine hold bus messages: drop
          * them before the bus. */
@@ -223,6 +224,41 @@ static void add_monitored_record(State *s, const MonitoredCgroup *c) {
                 s->monitored[s->n_monitored - 1].oom_policy = c->oom_policy;
 }
 
+/* Arms a one-shot timer `usec` from now, unless it is already armed. */
+static int arm_oneshot(Manager *m, sd_event_source **src, uint64_t usec, sd_event_time_handler_t cb) {
+        int enabled = SD_EVENT_OFF, r;
+
+        if (!*src)
+                return sd_event_add_time_relative(m->event, src, CLOCK_MONOTONIC, usec, 0, cb, m);
+        (void) sd_event_source_get_enabled(*src, &enabled);
+        if (enabled != SD_EVENT_OFF)
+                return 0;
+        r = sd_event_source_set_time_relative(*src, usec);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(*src, SD_EVENT_ONESHOT);
+}
+
+#define SAVE_RETRY_USEC (UINT64_C(1000) * 1000)
+
+static int on_save_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) manager_save_state(userdata);
+        return 0;
+}
+
+/* A failed save (ENOSPC, EIO, a read-only remount) is not forgotten: the
+ * state is written again every second until a write succeeds, so a change
+ * made meanwhile is not lost at the next restart. */
+static void schedule_save_retry(Manager *m) {
+        int r;
+
+        if (!m->event)
+                return;
+        r = arm_oneshot(m, &m->save_retry_timer, SAVE_RETRY_USEC, on_save_retry);
+        if (r < 0)
+                log_warning("Failed to schedule another state save: %s", strerror(-r));
+}
+
 int manager_save_state(Manager *m) {
         _cleanup_strv_free_ char **order = NULL;
         State s = {};
@@ -281,11 +317,15 @@ int manager_save_state(Manager *m) {
                 return -EIO;
         }
         r = state_save(m->state_directory, &s);
-        if (r < 0)
-                log_error("Failed to save the monitored set in %s/%s: %s", m->state_directory, STATE_FILE_NAME,
-                          strerror(-r));
-        else
+        if (r < 0) {
+                log_error("Failed to save the monitored set in %s/%s: %s; trying again in 1 s", m->state_directory,
+                          STATE_FILE_NAME, strerror(-r));
+                schedule_save_retry(m);
+        } else {
+                if (m->save_retry_timer)
+                        (void) sd_event_source_set_enabled(m->save_retry_timer, SD_EVENT_OFF);
                 log_debug("Saved state: %zu monitored, %zu remembered", s.n_monitored, s.n_remembered);
+        }
         state_done(&s);
         return r;
 }
@@ -328,19 +368,7 @@ static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void schedule_recheck(Manager *m) {
-        int r;
-
-        if (m->recheck_timer) {
-                int enabled = SD_EVENT_OFF;
-                (void) sd_event_source_get_enabled(m->recheck_timer, &enabled);
-                if (enabled != SD_EVENT_OFF)
-                        return;
-                r = sd_event_source_set_time_relative(m->recheck_timer, RECHECK_DELAY_USEC);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(m->recheck_timer, SD_EVENT_ONESHOT);
-        } else
-                r = sd_event_add_time_relative(m->event, &m->recheck_timer, CLOCK_MONOTONIC, RECHECK_DELAY_USEC, 0,
-                                               on_recheck, m);
+        int r = arm_oneshot(m, &m->recheck_timer, RECHECK_DELAY_USEC, on_recheck);
         if (r < 0)
                 log_debug("Failed to schedule a GrantedBytes re-check: %s", strerror(-r));
 }
@@ -603,6 +631,17 @@ static void coalesce(EngineEvent *evs, Slot *slots, size_t n) {
         }
 }
 
+static const char *request_type_name(RequestType t) {
+        static const char *const names[] = {
+                [REQUEST_MONITOR] = "Monitor",
+                [REQUEST_REATTACH] = "Re-attaching",
+                [REQUEST_UNMONITOR] = "Unmonitor",
+                [REQUEST_SET_LIMIT] = "SetInitialLimit",
+                [REQUEST_RESOLVE_OOM] = "ResolveOom",
+        };
+        return (unsigned) t < G_N_ELEMENTS(names) ? names[t] : "A request for";
+}
+
 /* Phase 2: the records follow the events. Returns whether the state file
  * must be rewritten. */
 static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot) {
@@ -641,6 +680,10 @@ static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot) {
                 c = manager_get_cgroup(m, req->path);
 
                 if (ev->error.code != MEMCG_OK) {
+                        /* The caller gets the error; the journal keeps it
+                         * too, since it may say the kernel refused. */
+                        log_warning("%s %s failed: %s", request_type_name(req->type), req->path,
+                                    ev->error.message);
                         if ((req->type == REQUEST_MONITOR || req->type == REQUEST_REATTACH) && c &&
                             c->state == CGROUP_PENDING && c->pending_cookie == req->cookie &&
                             !engine_is_monitored(m->engine, req->path)) {

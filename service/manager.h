@@ -81,6 +81,7 @@ struct Manager {
         sd_event_source *sigterm_source, *sigint_source;
         sd_event_source *reattach_timer;
         sd_event_source *recheck_timer;
+        sd_event_source *save_retry_timer; /* a failed state save, tried again */
 
         GHashTable *cgroups;     /* path -> MonitoredCgroup* (owned) */
         GHashTable *requests;    /* uint64_t* cookie -> Request* (owned) */

@@ -510,8 +510,16 @@ static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
                 int r = apply_limits(w, l, l->max + granted, emergency ? LIMIT_REASON_EMERGENCY : LIMIT_REASON_GROW);
                 if (r < 0) {
                         budget_give(w->engine->budget, granted);
-                        log_warning("%s: raising the limit failed: %s", w->cg->path, strerror(-r));
+                        log_warning("%s: raising the limit failed: %s; trying again shortly", w->cg->path,
+                                    strerror(-r));
                         granted = 0;
+                        /* A transient refusal (EMFILE, EBUSY, EINTR): the
+                         * breach is still there, so try again; the
+                         * retry re-reads usage and grows only if needed. */
+                        if (l->retry_deadline == NEVER) {
+                                l->retry_deadline = now_usec() + RETRY_USEC;
+                                l->retry_emergency = emergency;
+                        }
                 } else {
                         l->granted += granted;
                         pthread_mutex_lock(&w->lock);
@@ -1083,9 +1091,26 @@ static void finish(Worker *w, WorkerLocal *l, StopReason reason, uint64_t cookie
         if (cookie)
                 post_done(w, cookie, NULL);
 
+        /* A limit change or OOM decision that arrived while the worker
+         * was stopping is answered, not dropped: the engine accepts no
+         * new one once exited is set. */
+        uint64_t pending[2] = {};
         pthread_mutex_lock(&w->lock);
         w->exited = true;
+        if (w->rebase_requested)
+                pending[0] = w->rebase_cookie;
+        if (w->decision_requested)
+                pending[1] = w->decision_cookie;
+        w->rebase_requested = w->decision_requested = false;
         pthread_mutex_unlock(&w->lock);
+        for (size_t i = 0; i < 2; i++)
+                if (pending[i]) {
+                        MemcgError err;
+                        memcg_error_set(&err, MEMCG_ERROR_NOT_MONITORED,
+                                        "Cgroup '%s' stopped being monitored before the request was carried out",
+                                        w->cg->path);
+                        post_done(w, pending[i], &err);
+                }
 
         EngineEvent ev = { .type = ENGINE_EVENT_STOPPED, .stop_reason = reason, .instance = w->seq };
         engine_post(w->engine, w->cg->path, &ev);
@@ -1253,6 +1278,12 @@ void *worker_main(void *userdata) {
                         stop = w->stop_requested;
                         reason = w->stop_reason;
                         stop_cookie = w->stop_cookie;
+                        if (stop) {
+                                /* Requests still pending are answered
+                                 * by finish(). */
+                                pthread_mutex_unlock(&w->lock);
+                                break;
+                        }
                         rb = w->rebase_requested;
                         if (rb) {
                                 limit = w->rebase_limit;
@@ -1270,8 +1301,6 @@ void *worker_main(void *userdata) {
                         sq = w->squeeze_requested;
                         w->squeeze_requested = false;
                         pthread_mutex_unlock(&w->lock);
-                        if (stop)
-                                break;
                         /* Crossings while the registrar worked may only
                          * have reached the old eventfd: look again. */
                         if (w->cg->backend == BACKEND_V1 && v1_take_pending(w, &l))

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The whole test suite, from a clean clone on a fresh Debian 12 machine, as
 # root: installs what is missing (apt-get), builds, and runs every suite
-# (unit, kernel, vm, bus, cli, gui) in a normal build, then the sanitizer
-# builds (ASan+UBSan over unit, kernel, bus and cli; TSan over unit and
-# kernel), then every libFuzzer target for 60 s.
+# (unit, kernel, vm, bus, cli, gui, fault, load, hardening) in a normal
+# build, then the benchmarks once at small sizes, then the sanitizer builds
+# (ASan+UBSan over unit, kernel, bus, cli, fault, load and hardening; TSan
+# over unit and kernel), then every libFuzzer target for 60 s.
 #
 #   sudo tests/run-all.sh            everything (what .ci/run calls)
 #   sudo tests/run-all.sh --quick    the normal build only
@@ -64,7 +65,7 @@ run() {
 }
 
 builddir=${MEMCGD_BUILDDIR:-$src/build}
-run normal "$builddir" "" unit kernel vm bus cli gui
+run normal "$builddir" "" unit kernel vm bus cli gui fault load hardening
 if [ $quick = 0 ]; then
         # The benchmarks once at small sizes, as a smoke check (figures in
         # their logs; tests/bench/run.sh is the full run).
@@ -78,7 +79,10 @@ if [ $quick = 0 ]; then
         export KT_STORM_N=${KT_STORM_N:-200}
         # 4,000 workers are the normal build's; 1,000 under the sanitizers.
         export MEMCGD_SCALE_N=${MEMCGD_SCALE_N:-1000}
-        run asan "$builddir-asan" "-Db_sanitize=address,undefined -Db_lundef=false" unit kernel bus cli
+        # The load suite's 50 clients make 400 calls each under ASan
+        # (2,000 in the normal build).
+        export LOAD_CALLS=${LOAD_CALLS:-400}
+        run asan "$builddir-asan" "-Db_sanitize=address,undefined -Db_lundef=false" unit kernel bus cli fault load hardening
         run tsan "$builddir-tsan" "-Db_sanitize=thread -Db_lundef=false" unit kernel
 
         # libFuzzer over every parser, a bounded time per target (its
