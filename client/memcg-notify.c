@@ -40,6 +40,7 @@ typedef enum Slot {
         SLOT_LIMIT,    /* LimitChanged, MonitorStopped */
         SLOT_WARNING,  /* BudgetExhausted, Oom "max", Oom kinds not known here */
         SLOT_OOM,      /* Oom: oom, oom_kill, oom_group_kill, frozen, resolved */
+        SLOT_PRESSURE, /* Pressure critical; withdrawn when it ends */
         _SLOT_MAX,
 } Slot;
 
@@ -71,6 +72,7 @@ typedef struct CgroupState {
         gboolean waiting;                /* Oom "frozen" came, "resolved" not yet */
         GVariant *killed;                /* a(us) of the TasksKilled during this wait, or NULL */
         char *killed_cause;
+        guint8 pressure;                 /* the last Pressure level */
         gboolean stopped;                /* MonitorStopped came: forget once posted */
         gboolean in_flight;              /* a Notify for it awaits its reply */
 } CgroupState;
@@ -111,6 +113,17 @@ struct App {
 
 static void pump(App *a);
 static void connect_system(App *a);
+
+/* Pressure's levels are GLib's GMemoryMonitorWarningLevel. */
+#define PRESSURE_CRITICAL 255
+
+static void close_notification(App *a, guint32 id) {
+        if (!a->session || !a->server_owner || id == 0)
+                return;
+        g_debug("Closing notification %u: the pressure ended", id);
+        g_dbus_connection_call(a->session, a->server_owner, NOTIFY_PATH, NOTIFY_IFACE, "CloseNotification",
+                               g_variant_new("(u)", id), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
+}
 
 /* ------------------------------------------------------------------------
  * State */
@@ -232,6 +245,9 @@ static void on_notify_reply(GObject *source, GAsyncResult *res, gpointer userdat
                 g_variant_get(reply, "(u)", &id);
                 if (s)
                         s->ids[c->slot] = id;
+                /* The pressure ended while the warning was on its way. */
+                if (s && c->slot == SLOT_PRESSURE && s->pressure < PRESSURE_CRITICAL)
+                        close_notification(a, id);
                 info->cgroup = g_strdup(c->cgroup);
                 info->slot = c->slot;
                 g_hash_table_replace(a->ids, GUINT_TO_POINTER(id), info);
@@ -480,6 +496,56 @@ static void on_oom_stats(GObject *source, GAsyncResult *res, gpointer userdata) 
         oom_call_free(c);
 }
 
+/* The pressure ended: a warning about it still queued is dropped, one on
+ * screen is closed (one in flight is closed when its id comes back). */
+static void withdraw_pressure(App *a, CgroupState *s) {
+        for (GList *l = a->queue.head; l; l = l->next) {
+                Pending *p = l->data;
+                if (p->slot == SLOT_PRESSURE && g_str_equal(p->cgroup, s->cgroup)) {
+                        g_queue_delete_link(&a->queue, l);
+                        pending_free(p);
+                        break;
+                }
+        }
+        close_notification(a, s->ids[SLOT_PRESSURE]);
+}
+
+typedef struct PressureCall {
+        App *app;
+        char *cgroup;
+} PressureCall;
+
+static double stats_double(GVariant *stats, const char *key) {
+        g_autoptr(GVariant) v = stats ? g_variant_lookup_value(stats, key, G_VARIANT_TYPE_DOUBLE) : NULL;
+        return v ? g_variant_get_double(v) : -1;
+}
+
+static void on_pressure_stats(GObject *source, GAsyncResult *res, gpointer userdata) {
+        PressureCall *c = userdata;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
+        g_autoptr(GVariant) stats = reply ? g_variant_get_child_value(reply, 0) : NULL;
+        CgroupState *s = g_hash_table_lookup(c->app->cgroups, c->cgroup);
+        NotifyText t = {};
+
+        if (!reply)
+                g_debug("No figures for the pressure notification of %s: %s", c->cgroup, error->message);
+        /* Still critical (the level may have fallen while GetStats ran)? */
+        if (s && !s->stopped && s->pressure >= PRESSURE_CRITICAL) {
+                guint64 max = stats_u64(stats, "max_limit_bytes");
+                if (max == G_MAXUINT64 && s->known_max > 0)
+                        max = s->known_max;
+                notify_text_pressure(&t, c->cgroup, stats_double(stats, "pressure_some_avg10"),
+                                     stats_double(stats, "pressure_full_avg10"), max,
+                                     stats_u64(stats, "current_bytes"));
+                /* Details only: what helps (a higher limit, fewer
+                 * processes, freeing caches) is the user's call. */
+                post(c->app, c->cgroup, SLOT_PRESSURE, &t, ACTIONS_DETAILS);
+        }
+        g_free(c->cgroup);
+        g_free(c);
+}
+
 static void on_memcgd_signal(GDBusConnection *conn, const char *sender, const char *path, const char *iface,
                              const char *member, GVariant *params, gpointer userdata) {
         App *a = userdata;
@@ -573,6 +639,27 @@ static void on_memcgd_signal(GDBusConnection *conn, const char *sender, const ch
                 g_dbus_connection_call(conn, MEMCGD_NAME, MEMCGD_PATH, MEMCGD_IFACE, "GetStats",
                                        g_variant_new("(s)", cgroup), G_VARIANT_TYPE("(a{sv})"),
                                        G_DBUS_CALL_FLAGS_NO_AUTO_START, 2000, NULL, on_oom_stats, c);
+        } else if (g_str_equal(member, "Pressure") && g_variant_is_of_type(params, G_VARIANT_TYPE("(sy)"))) {
+                guint8 level;
+                gboolean was;
+
+                g_variant_get(params, "(&sy)", &cgroup, &level);
+                if (!notify_config_follows(&a->config, cgroup))
+                        return;
+                s = get_state(a, cgroup);
+                was = s->pressure >= PRESSURE_CRITICAL;
+                s->pressure = level;
+                /* memcgd's hysteresis (a level falls only after a quiet
+                 * time) keeps this to one warning per episode. */
+                if (level >= PRESSURE_CRITICAL && !was) {
+                        PressureCall *c = g_new0(PressureCall, 1);
+                        c->app = a;
+                        c->cgroup = g_strdup(cgroup);
+                        g_dbus_connection_call(conn, MEMCGD_NAME, MEMCGD_PATH, MEMCGD_IFACE, "GetStats",
+                                               g_variant_new("(s)", cgroup), G_VARIANT_TYPE("(a{sv})"),
+                                               G_DBUS_CALL_FLAGS_NO_AUTO_START, 2000, NULL, on_pressure_stats, c);
+                } else if (level < PRESSURE_CRITICAL && was)
+                        withdraw_pressure(a, s);
         } else if (g_str_equal(member, "MonitorStopped") && g_variant_is_of_type(params, G_VARIANT_TYPE("(ss)"))) {
                 NotifyText t = {};
 
@@ -585,6 +672,9 @@ static void on_memcgd_signal(GDBusConnection *conn, const char *sender, const ch
                         g_clear_handle_id(&s->timer[i], g_source_remove);
                 limit_changes_clear(&s->limit);
                 s->budget_times = s->max_times = 0;
+                if (s->pressure >= PRESSURE_CRITICAL)
+                        withdraw_pressure(a, s);
+                s->pressure = 0;
                 notify_text_stopped(&t, cgroup, str);
                 post(a, cgroup, SLOT_LIMIT, &t, ACTIONS_DETAILS);
                 /* Nothing more will come for it: its state goes once this

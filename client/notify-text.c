@@ -485,6 +485,24 @@ void notify_text_resolved(NotifyText *t, const char *cgroup, const OomTask *kill
         t->body = g_string_free(b, FALSE);
 }
 
+void notify_text_pressure(NotifyText *t, const char *cgroup, double some_avg10, double full_avg10, guint64 max,
+                          guint64 usage) {
+        GString *b = g_string_new(NULL);
+
+        t->urgency = NOTIFY_URGENCY_NORMAL;
+        t->icon = "dialog-warning";
+        t->summary = g_strdup_printf("Memory pressure critical in %s", cgroup_short_name(cgroup));
+        g_string_append_printf(b, "The processes of %s are stalled waiting for memory", cgroup);
+        if (some_avg10 >= 0 && full_avg10 >= 0)
+                g_string_append_printf(b, " (some waited %.0f %%, all %.0f %% of the last 10 s)", some_avg10,
+                                       full_avg10);
+        else if (some_avg10 >= 0)
+                g_string_append_printf(b, " (%.0f %% of the last 10 s)", some_avg10);
+        g_string_append(b, "; they may run out of memory soon.");
+        append_sizes(b, max, usage);
+        t->body = g_string_free(b, FALSE);
+}
+
 void notify_text_stopped(NotifyText *t, const char *cgroup, const char *reason) {
         const char *name = cgroup_short_name(cgroup);
 

@@ -137,6 +137,15 @@ void notify_text_killed(NotifyText *t, const char *cgroup, const OomTask *tasks,
 void notify_text_resolved(NotifyText *t, const char *cgroup, const OomTask *killed, gsize nkilled,
                           const char *cause, guint64 max, guint64 usage);
 
+/* Pressure(cgroup, 255): the cgroup's processes spend much of their time
+ * stalled on memory (PSI full >= 30 %, or v1's critical vmpressure).
+ * some_avg10/full_avg10: GetStats' pressure_some_avg10/pressure_full_avg10
+ * (per cent of the last 10 s; negative = not reported, as on v1). max,
+ * usage as notify_text_oom. Normal: nothing was lost yet, and the
+ * notification is withdrawn when the pressure ends. */
+void notify_text_pressure(NotifyText *t, const char *cgroup, double some_avg10, double full_avg10, guint64 max,
+                          guint64 usage);
+
 /* MonitorStopped: removed and unmonitored are low, error and unknown
  * reasons normal. */
 void notify_text_stopped(NotifyText *t, const char *cgroup, const char *reason);

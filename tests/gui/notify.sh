@@ -248,6 +248,23 @@ expect_notification "TasksKilled names the killed process and the cause (critica
         2 "^Out of memory: memcgd-test-all killed in $NAME\$" \
         "^The kernel(&apos;|')s OOM killer killed memcgd-test-all \\(PID $HOG\\) in $CG: it ran out of memory at its limit\\."
 
+# The hog stalled at its limit before the kill: v1's vmpressure said
+# critical (anonymous memory, no swap: reclaim finds nothing).
+pressure_levels() { signals Pressure "$CG" | cut -f2 | tr '\n' ' '; }
+had_critical() { signals Pressure "$CG" | cut -f2 | grep -qx 255; }
+if wait_for "Pressure 255" "$BUS_WAIT" had_critical; then
+        pass "memcgd signalled critical pressure for $CG (levels $(pressure_levels))"
+else
+        fail "memcgd signalled critical pressure for $CG" "Pressure levels: $(pressure_levels)"
+fi
+expect_notification "critical pressure is announced at normal urgency, with the sizes" \
+        1 "^Memory pressure critical in $NAME\$" "^The processes of $CG are stalled waiting for memory.*Limit 128 MiB"
+if notifications | awk -F'\t' -v s="^Memory pressure critical in $NAME" '$3 ~ s { print $5 }' | grep -q raise; then
+        fail "the pressure notification offers no 'Raise limit' (Details only)" "$(notifications | grep 'pressure critical')"
+else
+        pass "the pressure notification offers no 'Raise limit' (Details only)"
+fi
+
 # Coalesced and rate-limited: fewer limit notifications than limit changes.
 grows=$(signals LimitChanged "$CG" | awk -F'\t' '$5 == "grow"' | wc -l)
 limit_notes=$(notifications | awk -F'\t' -v s="^Memory limit of $NAME raised" '$3 ~ s' | wc -l)
@@ -314,6 +331,21 @@ notification_id() {
 # dmenu_pick SUMMARY KEY: the next "dunstctl context" invokes action KEY of
 # the notification with that summary.
 dmenu_pick() { printf '\\(%s\\) \\[[0-9]+,%s\\]$\n' "$1" "$2" >"$BUS_TMP/dmenu.want"; }
+
+# The pressure ended with the hog (memcgd lowers a level after its quiet
+# time, 5 s): the warning is withdrawn (CloseNotification of its id).
+closed_ids() {
+        jq -r 'select(.type == "method_call" and .member == "CloseNotification") | .payload.data[0] | tostring' \
+                "$BUS_TMP/notify.jsonl" 2>/dev/null
+}
+PRESSURE_ID=$(notification_id "Memory pressure critical in $NAME")
+pressure_closed() { closed_ids | grep -qx "$PRESSURE_ID"; }
+if [ -n "$PRESSURE_ID" ] && wait_for "CloseNotification $PRESSURE_ID" 30 pressure_closed; then
+        pass "the pressure warning is withdrawn when the level falls (CloseNotification $PRESSURE_ID; levels $(pressure_levels))"
+else
+        fail "the pressure warning is withdrawn when the level falls" "id ${PRESSURE_ID:-unknown}" \
+                "CloseNotification calls: $(closed_ids | tr '\n' ' ')" "levels: $(pressure_levels)"
+fi
 
 say "== freeze: processes stopped at their limit; the decisions as actions"
 check "memcgctl unmonitor $CG (its story is told)" "$MEMCGCTL_BIN" unmonitor "$CG"

@@ -373,6 +373,23 @@ static void monitoring_stopped_by_reason(void **state) {
         notify_text_clear(&t);
 }
 
+static void critical_pressure_names_the_stall_and_the_sizes(void **state) {
+        NotifyText t = {};
+
+        notify_text_pressure(&t, "/user.slice/app.scope", 42.4, 31.6, 128 * MIB, 127 * MIB);
+        assert_int_equal(t.urgency, NOTIFY_URGENCY_NORMAL);
+        assert_string_equal(t.summary, "Memory pressure critical in app.scope");
+        assert_string_equal(t.body, "The processes of /user.slice/app.scope are stalled waiting for memory (some "
+                                    "waited 42 %, all 32 % of the last 10 s); they may run out of memory soon. "
+                                    "Limit 128 MiB, usage now 127 MiB.");
+        notify_text_clear(&t);
+        /* v1 reports no stall shares; unknown sizes are left out. */
+        notify_text_pressure(&t, "/a", -1, -1, G_MAXUINT64, G_MAXUINT64);
+        assert_string_equal(t.body, "The processes of /a are stalled waiting for memory; they may run out of memory "
+                                    "soon.");
+        notify_text_clear(&t);
+}
+
 static void details_come_from_getstats(void **state) {
         GVariantDict d;
         g_autoptr(GVariant) stats = NULL;
@@ -438,6 +455,7 @@ int main(void) {
                 cmocka_unit_test(an_unknown_oom_kind_is_reported_neutrally),
                 cmocka_unit_test(limit_hits_are_counted),
                 cmocka_unit_test(monitoring_stopped_by_reason),
+                cmocka_unit_test(critical_pressure_names_the_stall_and_the_sizes),
                 cmocka_unit_test(details_come_from_getstats),
                 cmocka_unit_test(urgency_names_round_trip),
         };
