@@ -112,8 +112,10 @@ struct Engine {
 /* Asks the registrar to register thresholds (and the OOM notification)
  * on a new eventfd for the worker; the result lands in the worker's
  * pending_ladder_* fields with its ctl eventfd kicked, if `generation` is
- * still the worker's latest. dirfd is duplicated. Thread-safe. */
-int engine_request_ladder(Engine *e, Worker *w, uint64_t generation, const uint64_t *thresholds, unsigned n);
+ * still the worker's latest. dirfd is duplicated. `urgent` (a burst is
+ * on) queues it ahead of the others. Thread-safe. */
+int engine_request_ladder(Engine *e, Worker *w, uint64_t generation, const uint64_t *thresholds, unsigned n,
+                          bool urgent);
 void engine_stop_registrar(Engine *e);
 
 /* Asks every other worker to shrink to its floor now (their slack goes

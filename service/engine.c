@@ -926,7 +926,8 @@ static void *registrar_main(void *userdata) {
         return NULL;
 }
 
-int engine_request_ladder(Engine *e, Worker *w, uint64_t generation, const uint64_t *thresholds, unsigned n) {
+int engine_request_ladder(Engine *e, Worker *w, uint64_t generation, const uint64_t *thresholds, unsigned n,
+                          bool urgent) {
         LadderRequest *rq;
         int r = 0;
 
@@ -970,7 +971,11 @@ int engine_request_ladder(Engine *e, Worker *w, uint64_t generation, const uint6
                                 break;
                         }
                 }
-                g_queue_push_tail(e->ladder_queue, rq);
+                /* A burst is on: ahead of every idle cgroup's ladder. */
+                if (urgent)
+                        g_queue_push_head(e->ladder_queue, rq);
+                else
+                        g_queue_push_tail(e->ladder_queue, rq);
                 pthread_cond_signal(&e->ladder_cond);
         }
         pthread_mutex_unlock(&e->ladder_lock);

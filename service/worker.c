@@ -34,6 +34,8 @@ typedef struct WorkerLocal {
         unsigned ladder_len;
         uint64_t ladder_generation;  /* of the last request to the registrar */
         uint64_t ladder_requested_max;
+        uint64_t deaf_poll;          /* v1: next usage check while no threshold is at high */
+        uint64_t last_grow;          /* CLOCK_MONOTONIC usec of the last granted grow */
 
         /* OOM */
         OomPolicy policy;
@@ -67,6 +69,17 @@ typedef struct WorkerLocal {
 } WorkerLocal;
 
 #define NEVER UINT64_MAX
+/* v1: during a burst (a grow in the last second) while none of the
+ * registered thresholds is at the high line - the registrar is still
+ * registering the next ladder: each registration sleeps in the kernel's
+ * synchronize_rcu, ~15 ms measured on a loaded host, 8 per ladder - the
+ * worker reads usage itself this often. At 4 KiB-page speed (0.3-0.6
+ * GB/s) an 8 MiB gap lasts 13-26 ms, with huge pages 0.4-4 ms. Only
+ * usage is read: the OOM side (oom_control, failcnt) waits for a real
+ * wake-up, so tasks stopped at their limit are not re-announced. Idle
+ * cgroups (no grow for a second) never poll. */
+#define V1_DEAF_POLL_USEC 500
+#define V1_BURST_USEC (1000 * 1000)
 /* A denied grow: ask the others for slack, then retry this often, this
  * many times, before announcing BudgetExhausted (or, for an OOM, falling
  * back to the kernel's kill). */
@@ -224,8 +237,30 @@ static void v1_keep_ahead(Worker *w, WorkerLocal *l) {
         if (l->ladder_requested_max == l->max)
                 return; /* asked already: waiting for the registrar */
         n = v1_ladder_for(l, ladder);
-        if (engine_request_ladder(w->engine, w, ++l->ladder_generation, ladder, n) == 0)
+        /* A worker racing a burst must not wait behind the ladders of
+         * idle cgroups that shrank. */
+        bool urgent = now_usec() < l->last_grow + V1_BURST_USEC;
+        if (engine_request_ladder(w->engine, w, ++l->ladder_generation, ladder, n, urgent) == 0)
                 l->ladder_requested_max = l->max;
+}
+
+/* True when one of the registered thresholds is the high line: its
+ * crossing wakes the worker. */
+static bool v1_covered(const WorkerLocal *l) {
+        for (unsigned i = 0; i < l->ladder_len; i++)
+                if (l->ladder[i] == l->high)
+                        return true;
+        return false;
+}
+
+/* When the v1 worker next reads usage by itself (NEVER: it need not).
+ * Not while tasks wait for a decision, nor after a denied grow (the retry
+ * timer owns that), nor once the burst is over. */
+static uint64_t v1_deaf_poll_at(const WorkerLocal *l, uint64_t now) {
+        if (l->waiting || l->last_grow_denied || l->retry_deadline != NEVER || v1_covered(l) ||
+            now >= l->last_grow + V1_BURST_USEC)
+                return NEVER;
+        return now + V1_DEAF_POLL_USEC;
 }
 
 /* Takes over a ladder the registrar finished. Returns true if one was
@@ -522,6 +557,7 @@ static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
                         }
                 } else {
                         l->granted += granted;
+                        l->last_grow = now_usec();
                         pthread_mutex_lock(&w->lock);
                         w->limit_increases++;
                         if (emergency)
@@ -631,15 +667,60 @@ static void on_limit_hit(Worker *w, WorkerLocal *l) {
 }
 
 /* Returns < 0 when the kernel's files could not be read. */
+/* Grows while usage is at the line, up to MAX_GROWS_PER_WAKE steps;
+ * *usage is the last value read. */
+static int grow_while_breached(Worker *w, WorkerLocal *l, uint64_t *usage) {
+        int r;
+
+        for (int i = 0; i < MAX_GROWS_PER_WAKE; i++) {
+                if (i > 0 && (r = cgroup_read_usage(w->cg, usage)) < 0)
+                        return r;
+                log_debug("%s: usage %llu high %llu max %llu%s", w->cg->path, (unsigned long long) *usage,
+                          (unsigned long long) l->high, (unsigned long long) l->max,
+                          breached(w, l, *usage) ? ": breach" : "");
+                if (!breached(w, l, *usage)) {
+                        l->below_since_ask = true;
+                        break;
+                }
+                if (i == 0) {
+                        pthread_mutex_lock(&w->lock);
+                        w->high_breaches++;
+                        pthread_mutex_unlock(&w->lock);
+                }
+                if (grow(w, l, false) == 0)
+                        break; /* nothing granted: growing again cannot help */
+        }
+        return 0;
+}
+
 static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired) {
         MemoryEvents ev;
-        uint64_t usage;
-        bool candidate = threshold_fired, limit_hit = false;
+        uint64_t usage = 0;
+        bool candidate = threshold_fired, limit_hit = false, grown = false;
+        uint64_t max_before = l->max;
         int r;
+
+        /* v1 fast path: a threshold crossed and the limit is what counts:
+         * raise it before reading oom_control and failcnt (8 syscalls). */
+        if (w->cg->backend == BACKEND_V1 && threshold_fired && !l->waiting) {
+                r = cgroup_read_usage(w->cg, &usage);
+                if (r < 0)
+                        return r;
+                r = grow_while_breached(w, l, &usage);
+                if (r < 0)
+                        return r;
+                grown = true;
+        }
 
         r = read_events(w, &ev);
         if (r < 0)
                 return r;
+        /* The raise just written woke the tasks waiting at the old limit
+         * (the kernel's memcg_oom_recover); an under_oom read now is
+         * theirs from before it. An OOM at the new limit signals the
+         * eventfd again. */
+        if (w->cg->backend == BACKEND_V1 && l->max > max_before && ev.oom && !l->last_events.oom)
+                ev.oom = 0;
 
         /* An OOM kill first, named against the tasks seen before it. */
         if (ev.oom_kill != l->last_events.oom_kill)
@@ -678,30 +759,16 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
         /* Tasks stopped for a decision get nothing by themselves. */
         if (!candidate || l->waiting)
                 return 0;
-        /* Counted as seen only once usage could be read: a failed read
-         * leaves the breach pending for the next wake-up. */
-        r = cgroup_read_usage(w->cg, &usage);
-        if (r < 0)
-                return r;
-        l->last_high_events = ev.high;
-
-        for (int i = 0; i < MAX_GROWS_PER_WAKE; i++) {
-                if (i > 0 && (r = cgroup_read_usage(w->cg, &usage)) < 0)
+        if (!grown) {
+                /* Counted as seen only once usage could be read: a failed
+                 * read leaves the breach pending for the next wake-up. */
+                r = cgroup_read_usage(w->cg, &usage);
+                if (r < 0)
                         return r;
-                log_debug("%s: usage %llu high %llu max %llu%s", w->cg->path, (unsigned long long) usage,
-                          (unsigned long long) l->high, (unsigned long long) l->max,
-                          breached(w, l, usage) ? ": breach" : "");
-                if (!breached(w, l, usage)) {
-                        l->below_since_ask = true;
-                        break;
-                }
-                if (i == 0) {
-                        pthread_mutex_lock(&w->lock);
-                        w->high_breaches++;
-                        pthread_mutex_unlock(&w->lock);
-                }
-                if (grow(w, l, false) == 0)
-                        break; /* nothing granted: growing again cannot help */
+                l->last_high_events = ev.high;
+                r = grow_while_breached(w, l, &usage);
+                if (r < 0)
+                        return r;
         }
 
         /* v2 freeze policy: growth was denied and usage is past the middle
@@ -1133,6 +1200,7 @@ void *worker_main(void *userdata) {
         WorkerLocal l = {
                 .t = &w->engine->config.tunables,
                 .ladder_fd = -1,
+                .deaf_poll = NEVER,
                 .decision_deadline = NEVER,
                 .retry_deadline = NEVER,
                 .pw = PRESSURE_WATCH_INIT,
@@ -1228,6 +1296,8 @@ void *worker_main(void *userdata) {
                         next = l.decision_deadline;
                 if (l.retry_deadline < next)
                         next = l.retry_deadline;
+                if (l.deaf_poll < next)
+                        next = l.deaf_poll;
                 if (next_pending_oom(w, &l) < next)
                         next = next_pending_oom(w, &l);
                 if (next > now) {
@@ -1317,6 +1387,15 @@ void *worker_main(void *userdata) {
                         }
                 }
 
+                /* v1 with no threshold at the high line yet: a look at
+                 * usage, and a threshold's handling only if it is past
+                 * the line. */
+                if (l.deaf_poll != NEVER && now_usec() >= l.deaf_poll && !fired && !l.waiting) {
+                        uint64_t usage;
+                        if (cgroup_read_usage(w->cg, &usage) == 0 && breached(w, &l, usage))
+                                fired = true;
+                }
+
                 /* A fake tree kicks the control eventfd on every change. */
                 if (fired || kicked) {
                         r = handle_kernel_events(w, &l, fired && w->cg->backend == BACKEND_V1);
@@ -1352,8 +1431,10 @@ void *worker_main(void *userdata) {
                         reclaim_recheck(w, &l);
                 if (now >= l.deadline)
                         shrink(w, &l);
-                if (w->cg->backend == BACKEND_V1)
+                if (w->cg->backend == BACKEND_V1) {
                         v1_keep_ahead(w, &l);
+                        l.deaf_poll = v1_deaf_poll_at(&l, now_usec());
+                }
                 publish(w, &l);
         }
 

@@ -350,10 +350,12 @@ fi
 say "== freeze: processes stopped at their limit; the decisions as actions"
 check "memcgctl unmonitor $CG (its story is told)" "$MEMCGCTL_BIN" unmonitor "$CG"
 dunstctl close-all
-# A one-page gap between high and max (as in tests/kernel/test-kernel-oom.c):
-# a child allocating without pause reaches the hard limit before a grow
-# lands, so the freeze policy stops it while the 1G budget still has room
-# for the 256 MiB raise.
+# The budget stops the growth: of its 1G, a ballast memcg holds 640 MiB
+# (a process using 600M under a 640M start limit, which no squeeze can
+# take), so the child, allocating 600M from 64M, is denied at about
+# 400 MiB, reaches its hard limit (one page above high) and the freeze
+# policy stops it there. The ballast then goes, which leaves room for the
+# 256 MiB raise.
 printf '[Manager]\n[Limits]\nHighGap=4K\nHighRatioThreshold=1024T\n' >"$BUS_TMP/memcgd.conf"
 # No shrink timer racing the child after the raise: a shrink to its usage
 # while it still grows would stop it again at the one-page gap.
@@ -363,12 +365,19 @@ wait_for "memcg-notify follows the new memcgd" "$BUS_WAIT" \
         bash -c '[ "$(grep -c "Following memcgd" "$1")" -ge 3 ]' _ "$BUS_TMP/notify.log" ||
         fail "memcg-notify follows memcgd after the second restart" "$(tail -n 5 "$BUS_TMP/notify.log")"
 
+memcg_create ballast
+BALLAST=$MEMCG
+check "memcgctl monitor $BALLAST --limit 640M" "$MEMCGCTL_BIN" monitor "$BALLAST" --limit 640M
+alloc_start "$BALLAST" 600 16 0
+BALLAST_PID=$ALLOC_PID
+wait_for "ballast" 60 alloc_ready "$ALLOC_OUT" || fail "the ballast holds 600M" "$(cat "$ALLOC_OUT")"
+
 memcg_create freeze
 FZ=$MEMCG
 FZNAME=${FZ##*/}
 check "memcgctl monitor $FZ --limit 64M" "$MEMCGCTL_BIN" monitor "$FZ" --limit 64M
 check "memcgctl oom-policy $FZ freeze" "$MEMCGCTL_BIN" oom-policy "$FZ" freeze
-alloc_start "$FZ" 200 16 0
+alloc_start "$FZ" 600 16 0
 FZCHILD=$ALLOC_PID
 STOPPED="Processes of $FZNAME stopped at their memory limit"
 expect_notification "a stopped cgroup is announced at critical urgency, naming the stopped process and the deadline" \
@@ -391,6 +400,9 @@ else
         fail "screenshot of the 'stopped' popup saved" "$(cat "$BUS_TMP/import.log")"
 fi
 
+# The ballast goes: room for the raise.
+alloc_stop "$BALLAST_PID"
+check "memcgctl unmonitor $BALLAST (the budget gets its 640M back)" "$MEMCGCTL_BIN" unmonitor "$BALLAST"
 dmenu_pick "$STOPPED" oom-raise
 dunstctl context
 expect_notification "'Raise limit by 256 MiB' calls ResolveOom: the 'runs again' notification follows" \
@@ -405,7 +417,7 @@ else
 fi
 wait_for "ready" 30 bash -c 'grep -q "^ready" "$0" || ! kill -0 "$1" 2>/dev/null' "$ALLOC_OUT" "$FZCHILD"
 alloc_stop "$FZCHILD"
-assert_eq "the child woke up, allocated its 200M and exited 0" 0 "$ALLOC_RC"
+assert_eq "the child woke up, allocated its 600M and exited 0" 0 "$ALLOC_RC"
 
 dunstctl close-all
 memcg_create freeze2
@@ -413,7 +425,9 @@ FZ2=$MEMCG
 FZ2NAME=${FZ2##*/}
 check "memcgctl monitor $FZ2 --limit 64M" "$MEMCGCTL_BIN" monitor "$FZ2" --limit 64M
 check "memcgctl oom-policy $FZ2 freeze" "$MEMCGCTL_BIN" oom-policy "$FZ2" freeze
-alloc_start "$FZ2" 200 16 0
+# 1200M: more than the whole budget, so it stops too (the first cgroup,
+# idle now, is squeezed to its floor on the way).
+alloc_start "$FZ2" 1200 16 0
 FZ2CHILD=$ALLOC_PID
 STOPPED2="Processes of $FZ2NAME stopped at their memory limit"
 expect_notification "the second cgroup stops too" 2 "^$STOPPED2\$" "Stopped: memcgd-test-all \\(PID $FZ2CHILD\\)"

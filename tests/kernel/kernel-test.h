@@ -85,16 +85,21 @@ static inline uint64_t cg_usage(Backend b, const char *cg_abs) {
         return cg_u64(cg_abs, b == BACKEND_V1 ? "memory.usage_in_bytes" : "memory.current");
 }
 
-static inline int cg_join(const char *cg_abs) {
-        char p[4608], pid[32];
-        snprintf(p, sizeof(p), "%s/cgroup.procs", cg_abs);
+static inline int cg_write(const char *cg_abs, const char *name, const char *value) {
+        char p[4608];
+        snprintf(p, sizeof(p), "%s/%s", cg_abs, name);
         int fd = open(p, O_WRONLY | O_CLOEXEC);
-        snprintf(pid, sizeof(pid), "%d", getpid());
         if (fd < 0)
                 return -errno;
-        int r = write(fd, pid, strlen(pid)) < 0 ? -errno : 0;
+        int r = write(fd, value, strlen(value)) < 0 ? -errno : 0;
         close(fd);
         return r;
+}
+
+static inline int cg_join(const char *cg_abs) {
+        char pid[32];
+        snprintf(pid, sizeof(pid), "%d", getpid());
+        return cg_write(cg_abs, "cgroup.procs", pid);
 }
 
 /* Memory through raw syscalls and stores the sanitizers do not see: under

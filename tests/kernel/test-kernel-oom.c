@@ -78,19 +78,29 @@ static void drain(Engine *e, const char *path, Seen *s, int timeout_ms) {
         }
 }
 
-static bool monitor(Engine *e, const char *path, uint64_t limit, OomPolicy policy) {
-        MonitorRequest req = { .path = path, .initial_limit = limit, .cookie = 1, .oom_policy = policy };
+/* Events seen until the monitor is done are added to *seen (NULL: not
+ * wanted). */
+static bool monitor_flags(Engine *e, const char *path, uint64_t limit, OomPolicy policy, unsigned flags,
+                          Seen *seen) {
+        MonitorRequest req = {
+                .path = path, .initial_limit = limit, .cookie = 1, .oom_policy = policy, .flags = flags,
+        };
         MemcgError err = {};
         bool already;
-        Seen s = {};
+        Seen own = {}, *sp = seen ?: &own;
 
         if (engine_monitor(e, &req, &already, &err) < 0) {
                 printf("monitor %s: %s\n", path, err.message);
                 return false;
         }
-        for (int i = 0; i < 50 && !s.done_ok && !s.done_err; i++)
-                drain(e, path, &s, 100);
-        return s.done_ok == 1;
+        sp->done_ok = sp->done_err = 0;
+        for (int i = 0; i < 50 && !sp->done_ok && !sp->done_err; i++)
+                drain(e, path, sp, 100);
+        return sp->done_ok == 1;
+}
+
+static bool monitor(Engine *e, const char *path, uint64_t limit, OomPolicy policy) {
+        return monitor_flags(e, path, limit, policy, 0, NULL);
 }
 
 static int wait_child(Engine *e, const char *path, Seen *s, pid_t pid, int seconds) {
@@ -150,12 +160,15 @@ static void test_kill(const char *root) {
         remove_memcg(root, abs_);
 }
 
-/* v1: with a one-page gap the limit is hit before the high line is
- * noticed, every step; oom_kill_disable keeps the child asleep there until
- * the emergency grant. v2 cannot hold tasks at the limit (the kernel
- * reclaims and kills within the charge), so there the policy is shown with
- * the seed's gap, where throttling above memory.high buys the time and an
- * emergency grant only follows a "max" event. */
+/* v1: the child is already asleep at its hard limit when monitoring
+ * starts (oom_kill_disable = 1: what a restarted memcgd re-attaching a
+ * grow-policy cgroup finds): the grow policy wakes it with an emergency
+ * grant, then keeps it alive by growing (a one-page gap: every later step
+ * is noticed at the hard limit, or by the burst poll just before it). v2 cannot hold
+ * tasks at the limit (the kernel reclaims and kills within the charge),
+ * so there the policy is shown with the seed's gap, where throttling
+ * above memory.high buys the time and an emergency grant only follows a
+ * "max" event. */
 static void test_grow(const char *root) {
         char rel[256], abs_[4352];
         EngineConfig cfg;
@@ -171,9 +184,26 @@ static void test_grow(const char *root) {
         Seen s = {};
 
         make_memcg(root, "oom-grow", rel, sizeof(rel), abs_, sizeof(abs_));
-        check(monitor(e, rel, 64 * MIB, OOM_POLICY_GROW), "grow policy: monitored at 64 MiB, %s gap",
-              v1 ? "one-page" : "the seed's");
-        pid_t child = spawn_allocator(abs_, 256 * MIB, 16 * MIB, 0, 0);
+        pid_t child = 0;
+        if (v1) {
+                bool set = cg_write(abs_, "memory.limit_in_bytes", "67108864") == 0 &&
+                           cg_write(abs_, "memory.oom_control", "1") == 0;
+                child = spawn_allocator(abs_, 256 * MIB, 16 * MIB, 0, 0);
+                uint64_t t0 = mono_usec();
+                bool stuck = false;
+                while (set && !stuck && mono_usec() - t0 < 10 * 1000000) {
+                        char buf[256];
+                        stuck = cg_read(abs_, "memory.oom_control", buf, sizeof(buf)) > 0 &&
+                                strstr(buf, "under_oom 1") != NULL;
+                        if (!stuck)
+                                usleep(10 * 1000);
+                }
+                check(stuck, "grow policy: the child sleeps at a 64 MiB hard limit before monitoring (under_oom 1)");
+        }
+        check(monitor_flags(e, rel, 64 * MIB, OOM_POLICY_GROW, v1 ? ENGINE_MONITOR_REATTACH : 0, &s),
+              "grow policy: %s at 64 MiB, %s gap", v1 ? "re-attached" : "monitored", v1 ? "one-page" : "the seed's");
+        if (!v1)
+                child = spawn_allocator(abs_, 256 * MIB, 16 * MIB, 0, 0);
         watched_child = child;
         int status = wait_child(e, rel, &s, child, 60);
         for (int i = 0; i < 5; i++)
