@@ -255,10 +255,10 @@ static bool v1_covered(const WorkerLocal *l) {
 
 /* When the v1 worker next reads usage by itself (NEVER: it need not).
  * Not while tasks wait for a decision, nor after a denied grow (the retry
- * timer owns that), nor once the burst is over. */
+ * timer owns that), nor once the burst is over. (The 20 ms near-line
+ * recheck is no reason to stop: it is far too slow for a burst.) */
 static uint64_t v1_deaf_poll_at(const WorkerLocal *l, uint64_t now) {
-        if (l->waiting || l->last_grow_denied || l->retry_deadline != NEVER || v1_covered(l) ||
-            now >= l->last_grow + V1_BURST_USEC)
+        if (l->waiting || l->last_grow_denied || v1_covered(l) || now >= l->last_grow + V1_BURST_USEC)
                 return NEVER;
         return now + V1_DEAF_POLL_USEC;
 }
