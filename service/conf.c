@@ -290,7 +290,7 @@ int config_load(const char *path, const ConfigOverrides *o, const char *meminfo_
         if (tunables_validate(&ret->engine.tunables) < 0) {
                 const Tunables *t = &ret->engine.tunables;
                 return log_error_errno(EINVAL,
-                                       "Tunables out of range: HighRatio=%g GrowRatio=%g (>= 1.0), ShrinkMinMargin=%g (0..1), "
+                                       "Tunables out of range: HighRatio=%g (> 1.0) GrowRatio=%g (>= 1.0), ShrinkMinMargin=%g (0..1), "
                                        "ShrinkBase=%" PRIu64 "us (> 0), ShrinkMax=%" PRIu64 "us (>= ShrinkBase)",
                                        t->high_ratio, t->grow_ratio, t->shrink_min_margin,
                                        t->shrink_base_usec, t->shrink_max_usec);

@@ -18,7 +18,10 @@ void tunables_init_default(Tunables *t) {
 }
 
 int tunables_validate(const Tunables *t) {
-        if (!isfinite(t->high_ratio) || t->high_ratio < 1.0 || t->high_ratio > 100.0)
+        /* Above 1 by at least a millionth (the ratios' unit): at 1.0 high
+         * would equal max above HighRatioThreshold, and the kernel would
+         * reach the hard limit before memcgd saw a breach. */
+        if (!isfinite(t->high_ratio) || t->high_ratio < 1.000001 || t->high_ratio > 100.0)
                 return -EINVAL;
         if (!isfinite(t->grow_ratio) || t->grow_ratio < 1.0 || t->grow_ratio > 100.0)
                 return -EINVAL;

@@ -41,8 +41,9 @@ typedef struct Tunables {
 
 /* The seed's constants. */
 void tunables_init_default(Tunables *t);
-/* 0 when every field is in range (ratios finite in [1.0, 100], applied to
- * a millionth; margin in [0,1]; grow_min_step and high_gap at least a page
+/* 0 when every field is in range (ratios finite, applied to a millionth:
+ * high_ratio in [1.000001, 100] so that high stays below max, grow_ratio
+ * in [1.0, 100]; margin in [0,1]; grow_min_step and high_gap at least a page
  * so every grow raises the limit and high stays below max; base > 0, max
  * >= base); -EINVAL otherwise. */
 int tunables_validate(const Tunables *t);

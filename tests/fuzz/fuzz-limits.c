@@ -272,7 +272,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 .shrink_min_margin = pick_margin(&r),
         };
 
-        bool valid = ratio_ok(t.high_ratio) && ratio_ok(t.grow_ratio) && isfinite(t.shrink_min_margin) &&
+        bool valid = ratio_ok(t.high_ratio) && t.high_ratio >= 1.000001 && ratio_ok(t.grow_ratio) && isfinite(t.shrink_min_margin) &&
                      t.shrink_min_margin >= 0.0 && t.shrink_min_margin <= 1.0 && t.shrink_base_usec > 0 &&
                      t.shrink_max_usec >= t.shrink_base_usec && t.grow_min_step >= P && t.high_gap >= P;
         int v = tunables_validate(&t);

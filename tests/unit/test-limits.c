@@ -672,6 +672,8 @@ static void tunables_validate_rejects_out_of_range_fields(void **state) {
                 }                                                                       \
         } while (0)
 
+        REJECT(high_ratio, 1.0);
+        REJECT(high_ratio, 1.0000004);
         REJECT(high_ratio, 0.99);
         REJECT(high_ratio, 0.0);
         REJECT(high_ratio, -1.08);
@@ -699,7 +701,7 @@ static void tunables_validate_rejects_out_of_range_fields(void **state) {
 static void tunables_validate_accepts_the_edges_of_each_range(void **state) {
         Tunables t = defaults(), b;
 
-        b = t; b.high_ratio = 1.0; assert_errno_eq(tunables_validate(&b), 0);
+        b = t; b.high_ratio = 1.000001; assert_errno_eq(tunables_validate(&b), 0);
         b = t; b.grow_ratio = 1.0; assert_errno_eq(tunables_validate(&b), 0);
         b = t; b.shrink_min_margin = 0.0; assert_errno_eq(tunables_validate(&b), 0);
         b = t; b.shrink_min_margin = 1.0; assert_errno_eq(tunables_validate(&b), 0);
