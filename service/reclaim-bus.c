@@ -293,12 +293,17 @@ static const sd_bus_vtable reclaimer_vtable[] = {
 
 /* A unique name that left the bus takes its reclaimers with it. One match
  * for all owners (a match per reclaimer would run into the bus's limit on
- * match rules per connection). */
+ * match rules per connection). Only the bus driver's word counts: any peer
+ * may send memcgd a NameOwnerChanged of its own (the system bus lets every
+ * unicast signal through), and sd-bus matches a rule's well-known sender
+ * against any unique name, trusting the bus daemon to have filtered. */
 static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *name, *old_owner, *new_owner;
         unsigned n;
 
+        if (!streq_ptr(sd_bus_message_get_sender(msg), "org.freedesktop.DBus"))
+                return 0;
         if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0)
                 return 0;
         if (name[0] != ':' || new_owner[0] != '\0')

@@ -34,6 +34,7 @@ typedef struct WorkerLocal {
         unsigned ladder_len;
         uint64_t ladder_generation;  /* of the last request to the registrar */
         uint64_t ladder_requested_max;
+        uint64_t lowered_high;       /* registered on ladder_fd beside the ladder (0: none) */
         uint64_t deaf_poll;          /* v1: next usage check while no threshold is at high */
         uint64_t last_grow;          /* CLOCK_MONOTONIC usec of the last granted grow */
 
@@ -123,7 +124,7 @@ static void publish(Worker *w, WorkerLocal *l) {
 }
 
 static void arm_shrink(WorkerLocal *l) {
-        l->deadline = now_usec() + limits_shrink_timeout_usec(l->t, l->nic);
+        l->deadline = engine_timer_deadline(now_usec(), limits_shrink_timeout_usec(l->t, l->nic));
 }
 
 /* Grants are whole pages: the pool may hand out an odd remainder. */
@@ -207,6 +208,7 @@ static void v1_install(WorkerLocal *l, int efd, const uint64_t *ladder, unsigned
         l->ladder_fd = efd;
         memcpy(l->ladder, ladder, n * sizeof(*ladder));
         l->ladder_len = n;
+        l->lowered_high = 0;
 }
 
 /* The first ladder, registered by the worker itself before it reports
@@ -227,10 +229,38 @@ static int v1_arm_initial(Worker *w, WorkerLocal *l) {
  * this worker keeps answering on the old eventfd: a registration sleeps
  * in the kernel for milliseconds, during which a worker registering
  * inline would be deaf to a burst. */
+static bool breached(const Worker *w, const WorkerLocal *l, uint64_t usage);
+
+/* Lowering the limits (a shrink, a squeeze, a re-base downward) leaves
+ * every registered threshold above the new high line - above the new max
+ * after a big shrink - until the registrar installs the next ladder. With
+ * many cgroups shrinking at once that takes seconds (each registration
+ * sleeps in synchronize_rcu, and urgent ladders go first), and a cgroup
+ * that grows again meanwhile is not heard before it reaches max: an OOM
+ * kill. So the new high line is registered on the current eventfd at
+ * once: one registration, by a worker whose cgroup just shrank. */
+static void v1_cover_lowered_high(Worker *w, WorkerLocal *l) {
+        uint64_t usage;
+        int r;
+
+        if (l->ladder_fd < 0 || l->ladder_len == 0 || l->ladder[0] <= l->high || l->lowered_high == l->high)
+                return;
+        r = cgroup_v1_register_threshold(w->cg, l->ladder_fd, l->high);
+        if (r < 0) {
+                log_debug("%s: registering the lowered high line failed: %s", w->cg->path, strerror(-r));
+                return;
+        }
+        l->lowered_high = l->high;
+        /* Crossed while it was being registered: no event will say so. */
+        if (cgroup_read_usage(w->cg, &usage) == 0 && breached(w, l, usage))
+                (void) eventfd_write(l->ladder_fd, 1);
+}
+
 static void v1_keep_ahead(Worker *w, WorkerLocal *l) {
         uint64_t ladder[V1_LADDER];
         unsigned n;
 
+        v1_cover_lowered_high(w, l);
         for (unsigned i = 0; i < l->ladder_len; i++)
                 if (l->ladder[i] == l->high && i + 2 < l->ladder_len)
                         return;
@@ -247,6 +277,8 @@ static void v1_keep_ahead(Worker *w, WorkerLocal *l) {
 /* True when one of the registered thresholds is the high line: its
  * crossing wakes the worker. */
 static bool v1_covered(const WorkerLocal *l) {
+        if (l->lowered_high != 0 && l->lowered_high == l->high)
+                return true;
         for (unsigned i = 0; i < l->ladder_len; i++)
                 if (l->ladder[i] == l->high)
                         return true;
