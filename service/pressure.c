@@ -38,7 +38,11 @@ const char *pressure_source_to_string(PressureSource s) {
 static const PressureLevel levels[3] = { PRESSURE_LOW, PRESSURE_MEDIUM, PRESSURE_CRITICAL };
 
 void pressure_tracker_init(PressureTracker *t, uint64_t quiet_usec) {
-        *t = (PressureTracker) { .quiet_usec = quiet_usec ? quiet_usec : PRESSURE_QUIET_USEC_DEFAULT };
+        if (quiet_usec == 0)
+                quiet_usec = PRESSURE_QUIET_USEC_DEFAULT;
+        else if (quiet_usec > PRESSURE_QUIET_USEC_MAX)
+                quiet_usec = PRESSURE_QUIET_USEC_MAX;
+        *t = (PressureTracker) { .quiet_usec = quiet_usec };
 }
 
 /* The highest level seen within the quiet period before `now`. */

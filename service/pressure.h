@@ -31,6 +31,9 @@
 #include "memcgd/engine.h"
 
 #define PRESSURE_QUIET_USEC_DEFAULT (UINT64_C(5) * 1000000)
+/* The longest quiet time kept: QuietTime= parses up to just under 2^64
+ * usec, and a monotonic time (far below 2^63) plus this must not wrap. */
+#define PRESSURE_QUIET_USEC_MAX (UINT64_MAX / 2)
 /* How often a watcher samples PSI while the level is above none. */
 #define PRESSURE_SAMPLE_USEC (UINT64_C(1000) * 1000)
 
@@ -49,6 +52,8 @@ typedef struct PressureTracker {
         uint64_t last_seen[3];
 } PressureTracker;
 
+/* quiet_usec 0 = PRESSURE_QUIET_USEC_DEFAULT; above PRESSURE_QUIET_USEC_MAX
+ * it is capped there. */
 void pressure_tracker_init(PressureTracker *t, uint64_t quiet_usec);
 
 /* Feeds one sample taken at `now` (CLOCK_MONOTONIC usec, > 0). Returns
@@ -70,7 +75,8 @@ PressureLevel pressure_level_from_psi(uint64_t some_delta, uint64_t full_delta, 
  * capped at critical); 0 = none. */
 PressureLevel pressure_level_from_v1_count(uint64_t v);
 
-/* The trigger string written to a PSI file: "some <threshold> <window>\n"
- * with the threshold PRESSURE_TRIGGER_PERMILLE of the window. Returns the
- * length, or -ENOBUFS. */
+/* The trigger string written to a PSI file: "some <threshold> <window>"
+ * (no newline; the watcher writes the terminating NUL with it, which the
+ * kernel accepts) with the threshold PRESSURE_TRIGGER_PERMILLE of the
+ * window. Returns the length, or -ENOBUFS. */
 int pressure_trigger_format(uint64_t window_usec, char *buf, size_t size);
