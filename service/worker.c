@@ -124,7 +124,7 @@ static void publish(Worker *w, WorkerLocal *l) {
 }
 
 static void arm_shrink(WorkerLocal *l) {
-        l->deadline = engine_timer_deadline(now_usec(), limits_shrink_timeout_usec(l->t, l->nic));
+        l->deadline = now_usec() + limits_shrink_timeout_usec(l->t, l->nic);
 }
 
 /* Grants are whole pages: the pool may hand out an odd remainder. */
@@ -1193,15 +1193,22 @@ static void finish(Worker *w, WorkerLocal *l, StopReason reason, uint64_t cookie
         /* A limit change or OOM decision that arrived while the worker
          * was stopping is answered, not dropped: the engine accepts no
          * new one once exited is set. */
-        uint64_t pending[2] = {};
+        uint64_t pending[2] = {}, stop_cookie = 0;
         pthread_mutex_lock(&w->lock);
         w->exited = true;
         if (w->rebase_requested)
                 pending[0] = w->rebase_cookie;
         if (w->decision_requested)
                 pending[1] = w->decision_cookie;
+        /* An Unmonitor the loop never took (the start failed, or the
+         * cgroup was found gone, meanwhile): nobody else answers it. The
+         * cgroup is not monitored any more, as it asked. */
+        if (w->stop_requested && w->stop_cookie != cookie)
+                stop_cookie = w->stop_cookie;
         w->rebase_requested = w->decision_requested = false;
         pthread_mutex_unlock(&w->lock);
+        if (stop_cookie)
+                post_done(w, stop_cookie, NULL);
         for (size_t i = 0; i < 2; i++)
                 if (pending[i]) {
                         MemcgError err;
