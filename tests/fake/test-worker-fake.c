@@ -271,6 +271,57 @@ static void test_removing_the_directory_ends_the_worker(void **state) {
         teardown(&f);
 }
 
+/* Monitor, then at once Unmonitor, while usage jumps above the start
+ * limit so that the worker's start mostly fails: whichever way each round
+ * goes, the Unmonitor is answered before the worker's STOPPED event. */
+static void test_an_unmonitor_racing_a_failing_start_is_answered(void **state) {
+        Fixture f = {};
+        MemcgError err = {};
+        unsigned lost = 0, failed_starts = 0, rounds = 0;
+
+        assert_int_equal(setup_engine(&f, 3600 * UINT64_C(1000000), 3600 * UINT64_C(1000000)), 0);
+        assert_int_equal(fake_cgroup(f.root, "/a", 10 * MIB_), 0);
+        for (uint64_t i = 0; i < 200; i++) {
+                uint64_t mcookie = 2 * i + 1, ucookie = 2 * i + 2;
+                MonitorRequest req = { .path = "/a", .initial_limit = 64 * MIB_, .cookie = mcookie };
+                bool already = false, unmon_done = false, stopped = false;
+
+                assert_int_equal(fake_write(f.root, "/a", "memory.current", "%llu\n", 10 * MIB_), 0);
+                assert_int_equal(engine_monitor(f.e, &req, &already, &err), 0);
+                assert_int_equal(fake_write(f.root, "/a", "memory.current", "%llu\n", 100 * MIB_), 0);
+                if (engine_unmonitor(f.e, "/a", ucookie, &err) < 0) {
+                        /* Already stopped (start failed): nothing to answer,
+                         * but wait for it to be gone. */
+                        assert_int_equal(err.code, MEMCG_ERROR_NOT_MONITORED);
+                        ucookie = 0;
+                }
+                rounds++;
+                struct pollfd p = { .fd = engine_event_fd(f.e), .events = POLLIN };
+                for (int t = 0; t < 300 && !stopped; t++) {
+                        EngineEvent ev;
+                        while (engine_pop_event(f.e, &ev) > 0) {
+                                if (ev.type == ENGINE_EVENT_REQUEST_DONE && ev.cookie == mcookie &&
+                                    ev.error.code != MEMCG_OK)
+                                        failed_starts++;
+                                if (ev.type == ENGINE_EVENT_REQUEST_DONE && ev.cookie == ucookie)
+                                        unmon_done = true;
+                                if (ev.type == ENGINE_EVENT_STOPPED)
+                                        stopped = true;
+                                engine_event_done(&ev);
+                        }
+                        if (!stopped)
+                                (void) poll(&p, 1, 10);
+                }
+                assert_true(stopped);
+                if (ucookie && !unmon_done)
+                        lost++;
+        }
+        printf("%u rounds, %u starts failed, %u Unmonitor requests unanswered\n", rounds, failed_starts, lost);
+        assert_int_equal(lost, 0);
+        assert_int_equal(engine_budget_granted(f.e), 0);
+        teardown(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_monitor_writes_max_then_the_matching_high),
@@ -279,6 +330,7 @@ int main(void) {
                 cmocka_unit_test(test_unmonitor_restores_the_limits_from_before),
                 cmocka_unit_test(test_bad_requests_get_their_documented_errors),
                 cmocka_unit_test(test_removing_the_directory_ends_the_worker),
+                cmocka_unit_test(test_an_unmonitor_racing_a_failing_start_is_answered),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
