@@ -133,6 +133,12 @@ int manager_run(Manager *m);
  * remembered start limits). Logs failures. 0 or negative errno. */
 int manager_save_state(Manager *m);
 
+/* Drains the engine's event queue, as the loop does whenever
+ * engine_event_fd() is readable: records, state file, replies, signals.
+ * For a caller that runs its own loop over a bus it set up itself (the
+ * bus handlers' fuzz target). */
+void manager_process_engine_events(Manager *m);
+
 /* A fresh cookie (never 0). */
 uint64_t manager_new_cookie(Manager *m);
 

@@ -21,11 +21,21 @@ typedef struct PolkitQuery {
         bool interactive;
 } PolkitQuery;
 
+/* Unique names remembered with their euid: the cache is emptied when it
+ * reaches this size (a bound against a flood of short-lived connections;
+ * emptying costs one bus round trip per caller that comes back). */
+#define SENDER_EUIDS_MAX 4096
+
 struct PolkitRegistry {
         /* sd_bus_message* (the caller's call) -> PolkitQuery*. The query
          * holds a reference to the message, so the key cannot be reused
          * for another message while the entry exists. */
         GHashTable *queries;
+        /* Unique bus name (owned) -> euid + 1, as the bus daemon reported
+         * it. A unique name is never handed out twice by a bus daemon and
+         * the credentials of its connection never change, so the answer
+         * stays true for as long as the name could send us anything. */
+        GHashTable *sender_euids;
 };
 
 static const char *strna_sender(sd_bus_message *m) {
@@ -50,6 +60,7 @@ static void polkit_query_free(void *p) {
 PolkitRegistry *polkit_registry_new(void) {
         PolkitRegistry *r = g_new0(PolkitRegistry, 1);
         r->queries = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, polkit_query_free);
+        r->sender_euids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         return r;
 }
 
@@ -57,6 +68,7 @@ PolkitRegistry *polkit_registry_free(PolkitRegistry *r) {
         if (!r)
                 return NULL;
         g_hash_table_destroy(r->queries);
+        g_hash_table_destroy(r->sender_euids);
         g_free(r);
         return NULL;
 }
@@ -188,11 +200,20 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
 /* The bus daemon's word on the caller's euid (SO_PEERCRED of its
  * connection, via GetConnectionCredentials). No augmentation: nothing is
  * read from /proc, where a process could have changed since it connected
- * or its pid could have been reused. */
-static bool sender_is_root(sd_bus_message *call) {
+ * or its pid could have been reused. GetConnectionCredentials is a
+ * synchronous round trip that stalls the whole loop while the bus daemon
+ * is busy, so the answer is kept per unique name (see sender_euids). */
+static bool sender_is_root(PolkitRegistry *reg, sd_bus_message *call) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *sender = sd_bus_message_get_sender(call);
+        gpointer v;
         uid_t euid;
         int r;
+
+        /* Only a unique name (":1.42") is bound to one connection. */
+        bool cacheable = sender && sender[0] == ':';
+        if (cacheable && g_hash_table_lookup_extended(reg->sender_euids, sender, NULL, &v))
+                return GPOINTER_TO_UINT(v) - 1 == 0;
 
         r = sd_bus_query_sender_creds(call, SD_BUS_CREDS_EUID, &creds);
         if (r < 0) {
@@ -203,6 +224,11 @@ static bool sender_is_root(sd_bus_message *call) {
         if (r < 0) {
                 log_debug_errno(r, "The bus did not tell the caller's euid: %s", strerror(-r));
                 return false;
+        }
+        if (cacheable) {
+                if (g_hash_table_size(reg->sender_euids) >= SENDER_EUIDS_MAX)
+                        g_hash_table_remove_all(reg->sender_euids);
+                g_hash_table_insert(reg->sender_euids, g_strdup(sender), GUINT_TO_POINTER((guint) euid + 1));
         }
         return euid == 0;
 }
@@ -231,7 +257,7 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *call, const char *action,
                 return r;
         }
 
-        if (sender_is_root(call))
+        if (sender_is_root(reg, call))
                 return 1;
 
         return start_query(reg, call, action, details, error);

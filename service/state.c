@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "memcgd/engine.h"
@@ -240,6 +241,29 @@ int state_parse(const char *buf, size_t len, State *ret) {
         return skipped;
 }
 
+/* Whether dir/STATE_FILE_NAME is a regular file holding exactly `text`. */
+static bool state_file_holds(const char *dir, const char *text, size_t len) {
+        _cleanup_gfree_ char *path = g_build_filename(dir, STATE_FILE_NAME, NULL);
+        _cleanup_gfree_ char *buf = NULL;
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        size_t got = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t) st.st_size != len)
+                return false;
+        buf = g_malloc(len + 1);
+        while (got < len) {
+                ssize_t n = read(fd, buf + got, len - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                got += (size_t) n;
+        }
+        return memcmp(buf, text, len) == 0;
+}
+
 int state_save(const char *dir, const State *s) {
         _cleanup_gfree_ char *text = NULL;
         size_t len;
@@ -249,6 +273,14 @@ int state_save(const char *dir, const State *s) {
         if (r < 0)
                 return r;
         text = state_format(s, &len);
+        /* Many saves change nothing (the second of the two saves of each
+         * Monitor and Unmonitor, a SetInitialLimit to the same limit):
+         * rewriting would cost two fsyncs on the main loop for nothing.
+         * A file already holding these bytes was left by an earlier save
+         * (fsynced, then renamed) or by whoever wrote it with memcgd
+         * stopped: writing it again gains nothing either way. */
+        if (state_file_holds(dir, text, len))
+                return 0;
         return write_file_atomic(dir, STATE_FILE_NAME, text, len, 0600);
 }
 

@@ -67,6 +67,10 @@ lose_bus() {
         kill "$BUS_POLKIT_PID" "$BUS_MONITOR_PID" 2>/dev/null
         wait "$BUS_POLKIT_PID" "$BUS_MONITOR_PID" 2>/dev/null
         BUS_POLKIT_PID= BUS_MONITOR_PID=
+        # bus_start_dbus waits for the address file to be non-empty: the
+        # dead daemon's would pass at once, before the new one listens
+        # (polkitd then failed with "Connection refused").
+        rm -f "$BUS_TMP/bus.address" "$BUS_TMP/bus"
         bus_start_dbus
         polkit_start
         monitor_start

@@ -156,5 +156,6 @@ int main(int argc, char *argv[]) {
                 if (pids[i] > 0)
                         waitpid(pids[i], NULL, 0);
         printf("oom-killed %u\n", oom_killed);
+        free(pids);
         return 0;
 }

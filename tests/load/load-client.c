@@ -10,7 +10,7 @@
  *   load-client --clients=N --calls=M [--inflight=K] --cgroups=FILE
  *               [--churn=FILE] [--unmonitored=FILE] [--latency-out=FILE]
  *               [--sample-pid=PID] [--timeout=SEC] [--seed=S]
- *               [--monitor-all=BYTES] [--label=NAME]
+ *               [--monitor-all=BYTES] [--label=NAME] [--unprivileged]
  *
  * --cgroups     monitored cgroups, one path a line (GetStats targets)
  * --churn       cgroups for Monitor/Unmonitor churn (none: no churn)
@@ -19,6 +19,10 @@
  *               BYTES, all calls in flight at once; exit 0 if all succeed
  * --sample-pid  read VmRSS of PID at the start, when half of all calls
  *               are answered, and at the end
+ * --unprivileged the clients may change nothing: every Monitor, Unmonitor
+ *               and SetInitialLimit must be refused by authorization
+ *               (AccessDenied, InteractiveAuthorizationRequired), never
+ *               carried out nor answered with what the cgroup's state is
  *
  * Prints a summary (calls, replies, per kind, errors by name, calls/s,
  * latency p50/p90/p99/max, RSS samples) and "RESULT ok" or "RESULT fail";
@@ -72,6 +76,9 @@ typedef enum Kind {
         _K_MAX,
 } Kind;
 
+/* The kinds that change something and so need authorization. */
+#define IN_SET_CHANGING(k) ((k) == K_MONITOR || (k) == K_UNMONITOR || (k) == K_SET_LIMIT || (k) == K_NOT_MONITORED)
+
 static const char *const kind_names[_K_MAX] = {
         [K_GET_STATS] = "GetStats",
         [K_OBJECT_GET_STATS] = "Cgroup.GetStats",
@@ -117,6 +124,7 @@ struct Client {
 static unsigned arg_clients = 50, arg_calls = 2000, arg_inflight = 4, arg_timeout = 60;
 static const char *arg_cgroups, *arg_churn, *arg_unmonitored, *arg_latency_out, *arg_label = "load";
 static pid_t arg_sample_pid;
+static bool arg_unprivileged;
 static uint64_t arg_seed = 1, arg_monitor_all;
 
 static char **cgroups, **churn, **unmonitored;
@@ -131,6 +139,9 @@ static size_t n_latencies;
 static uint64_t per_kind_calls[_K_MAX], per_kind_ok[_K_MAX], per_kind_err[_K_MAX];
 static uint64_t wrong, no_reply;
 static long rss_start = -1, rss_middle = -1, rss_end = -1;
+/* The slowest answer of each kind, and what it was. */
+static uint64_t kind_max_lat[_K_MAX];
+static char kind_max_err[_K_MAX][128];
 
 /* Errors by name. */
 #define MAX_ERR_NAMES 64
@@ -224,6 +235,7 @@ static bool is_one_of(const char *name, const char *const *allowed) {
  * client; churn races (Monitor while the same path is being
  * unmonitored) answer Failed or NotMonitored. */
 static bool answer_allowed(Kind k, const char *err) {
+        static const char *const denied[] = { E_DENIED, E_INTERACTIVE, NULL };
         static const char *const monitor[] = { E_FAILED, E_DENIED, E_INTERACTIVE, NULL };
         static const char *const unmonitor[] = { E_NOT_MONITORED, E_DENIED, E_INTERACTIVE, NULL };
         static const char *const set_limit[] = { E_BELOW, E_BUDGET, E_FAILED, E_NOT_MONITORED, E_DENIED, E_INTERACTIVE, NULL };
@@ -232,6 +244,10 @@ static bool answer_allowed(Kind k, const char *err) {
         static const char *const not_monitored[] = { E_NOT_MONITORED, E_DENIED, E_INTERACTIVE, NULL };
         static const char *const bad_sig[] = { E_INVALID_ARGS, NULL };
         static const char *const unknown[] = { E_UNKNOWN_METHOD, NULL };
+        if (arg_unprivileged && IN_SET_CHANGING(k))
+                /* Authorization comes before any look at the cgroup: a
+                 * caller that may not act learns nothing else. */
+                return err && is_one_of(err, denied);
         switch (k) {
         case K_GET_STATS:
         case K_OBJECT_GET_STATS: /* only the monitored set, never churned */
@@ -292,6 +308,10 @@ static void finish_call(Call *call, const sd_bus_error *e, bool timed_out) {
                 count_error(err);
         } else
                 per_kind_ok[call->kind]++;
+        if (lat > kind_max_lat[call->kind]) {
+                kind_max_lat[call->kind] = lat;
+                snprintf(kind_max_err[call->kind], sizeof(kind_max_err[0]), "%s", err ?: "success");
+        }
 
         if (arg_sample_pid > 0 && rss_middle < 0 && total_answered >= half_mark)
                 rss_middle = read_rss_kib(arg_sample_pid);
@@ -534,6 +554,7 @@ int main(int argc, char *argv[]) {
                 { "latency-out", required_argument, NULL, 'l' }, { "sample-pid", required_argument, NULL, 'p' },
                 { "timeout", required_argument, NULL, 't' },   { "seed", required_argument, NULL, 's' },
                 { "monitor-all", required_argument, NULL, 'm' }, { "label", required_argument, NULL, 'L' },
+                { "unprivileged", no_argument, NULL, 'U' },
                 {}
         };
         int opt, r;
@@ -552,6 +573,7 @@ int main(int argc, char *argv[]) {
                 case 's': arg_seed = strtoull(optarg, NULL, 10); break;
                 case 'm': arg_monitor_all = strtoull(optarg, NULL, 10); break;
                 case 'L': arg_label = optarg; break;
+                case 'U': arg_unprivileged = true; break;
                 default: return 64;
                 }
         if (!arg_cgroups || arg_clients == 0 || arg_calls == 0 || arg_inflight == 0) {
@@ -615,8 +637,9 @@ int main(int argc, char *argv[]) {
                arg_label, total_calls, total_answered - no_reply, no_reply, wrong);
         for (Kind k = 0; k < _K_MAX; k++)
                 if (per_kind_calls[k])
-                        printf("%s:   %-28s %7" PRIu64 " calls %7" PRIu64 " ok %7" PRIu64 " errors\n", arg_label,
-                               kind_names[k], per_kind_calls[k], per_kind_ok[k], per_kind_err[k]);
+                        printf("%s:   %-28s %7" PRIu64 " calls %7" PRIu64 " ok %7" PRIu64 " errors, slowest %8.2f ms (%s)\n",
+                               arg_label, kind_names[k], per_kind_calls[k], per_kind_ok[k], per_kind_err[k],
+                               (double) kind_max_lat[k] / 1000.0, kind_max_err[k]);
         for (unsigned i = 0; i < n_err_names; i++)
                 printf("%s:   error %-60s %7" PRIu64 "\n", arg_label, err_names[i].name, err_names[i].n);
         printf("%s: %.1f s, %.0f calls/s; latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f\n", arg_label,
