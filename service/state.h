@@ -61,8 +61,9 @@ char *state_format(const State *s, size_t *ret_len);
 int state_parse(const char *buf, size_t len, State *ret);
 
 /* Writes atomically (temporary file, fsync, rename, fsync of the
- * directory) into dir/STATE_FILE_NAME, creating dir (0700) if needed.
- * 0 or negative errno; does not log. */
+ * directory) into dir/STATE_FILE_NAME, creating dir (0700) if needed; a
+ * file that already holds exactly these bytes is left alone. 0 or
+ * negative errno; does not log. */
 int state_save(const char *dir, const State *s);
 
 /* Reads dir/STATE_FILE_NAME into *ret (initialized here). A missing file
