@@ -128,6 +128,15 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return 1; /* parked until polkit answers */
 
         c = manager_get_cgroup(m, path);
+        /* A record the engine no longer monitors is on its way out: an
+         * Unmonitor accepted before this call and not carried out yet (or
+         * a worker that ended on its own) wins over it, as when it is
+         * carried out already (LEAVING). Answering "monitored" here would
+         * be undone right after. */
+        if (c && (c->state == CGROUP_LEAVING || !engine_is_monitored(m->engine, path)))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
+                                         "Cgroup %s is being unmonitored right now; call Monitor again once "
+                                         "MonitorStopped was sent.", path);
         if (c) {
                 switch (c->state) {
                 case CGROUP_ACTIVE:
@@ -142,9 +151,7 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
                         break;
                 }
                 case CGROUP_LEAVING:
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
-                                                 "Cgroup %s is being unmonitored right now; call Monitor again once "
-                                                 "MonitorStopped was sent.", path);
+                        break;
                 }
         }
 

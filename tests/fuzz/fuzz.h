@@ -10,7 +10,11 @@
  * replay-main.c, which feeds it every file of its committed corpus as a
  * unit test. */
 
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -144,4 +149,55 @@ static inline const char *fuzz_esc(const void *p, size_t len) {
                 j += (size_t) snprintf(o + j, 8, "...");
         o[j] = '\0';
         return o;
+}
+
+/* ---- temporary directories (the targets that need files) -------------- */
+
+static inline int fuzz_rm_one_(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path) < 0 ? -1 : 0;
+}
+
+/* Removes a directory tree; NULL is fine. */
+static inline void fuzz_remove_tree(const char *path) {
+        if (path)
+                (void) nftw(path, fuzz_rm_one_, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new directory "memcgd-fuzz-WHAT-PID-XXXXXX" (free() the name):
+ * in $MEMCGD_FUZZ_TMPDIR, else /dev/shm (the service fsyncs its state
+ * file on every change, which costs nothing on tmpfs), else $TMPDIR or
+ * /tmp. A target removes it at exit; one that crashed cannot, so the
+ * directories of processes that are gone are removed here first. */
+static inline char *fuzz_make_tmp_dir(const char *what) {
+        const char *base = getenv("MEMCGD_FUZZ_TMPDIR");
+        char prefix[64], *path = NULL;
+        struct stat st;
+        DIR *d;
+
+        if (!base)
+                base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0
+                               ? "/dev/shm"
+                               : getenv("TMPDIR") ?: "/tmp";
+        snprintf(prefix, sizeof(prefix), "memcgd-fuzz-%s-", what);
+        d = opendir(base);
+        for (struct dirent *de; d && (de = readdir(d));) {
+                char *end, *old;
+                long pid;
+
+                if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+                        continue;
+                errno = 0;
+                pid = strtol(de->d_name + strlen(prefix), &end, 10);
+                if (errno || *end != '-' || pid <= 0 || kill((pid_t) pid, 0) == 0 || errno != ESRCH)
+                        continue; /* not ours, or its process lives */
+                if (asprintf(&old, "%s/%s", base, de->d_name) > 0) {
+                        fuzz_remove_tree(old);
+                        free(old);
+                }
+        }
+        if (d)
+                closedir(d);
+        FUZZ_CHECK(asprintf(&path, "%s/%s%d-XXXXXX", base, prefix, (int) getpid()) > 0, "out of memory");
+        FUZZ_CHECK(mkdtemp(path), "mkdtemp(%s): %s", path, strerror(errno));
+        return path;
 }

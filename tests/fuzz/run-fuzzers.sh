@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds the fuzz targets of tests/fuzz with clang's libFuzzer, ASan and
 # UBSan (Debian 12: clang 14 and libclang-rt-14-dev) and runs each one for
-# a bounded time, starting from its committed corpus.
+# a bounded time, starting from its committed corpus. Each target links
+# the pure library; fuzz-state also state.c and util.c, fuzz-bus-handlers
+# the whole service but main() (libsystemd and glib through pkg-config).
 #
 #   tests/fuzz/run-fuzzers.sh [--merge|--minimize] [TARGET...]
 #
-#   TARGET       kernel-files cgroup-path size mountinfo limits (default: all)
+#   TARGET       kernel-files cgroup-path size mountinfo limits state
+#                bus-handlers (default: all)
 #   --merge      add the inputs this run found that reach new coverage to
 #                tests/fuzz/corpus/<target>/ (libFuzzer -merge=1)
 #   --minimize   keep each corpus's named inputs (seed-*, crash-*) and
@@ -23,8 +26,9 @@
 # Prints per target the inputs in its corpus, executions, executions per
 # second and PASS or FAIL; a crash or a broken contract prints libFuzzer's
 # report and the input, and makes the script exit 1. Exits 77 (skip) when
-# clang or its libFuzzer runtime is missing. The committed corpus is read,
-# never written, unless --merge or --minimize is given.
+# clang, its libFuzzer runtime or the libraries' headers are missing. The
+# committed corpus is read, never written, unless --merge or --minimize
+# is given.
 set -uo pipefail
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -46,15 +50,19 @@ for a in "$@"; do
         *) targets+=("$a") ;;
         esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(kernel-files cgroup-path size mountinfo limits)
+[ ${#targets[@]} -eq 0 ] && targets=(kernel-files cgroup-path size mountinfo limits state bus-handlers)
 case $seconds in '' | *[!0-9]*) echo "run-fuzzers.sh: MEMCGD_FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;; esac
 
 # Longest input per target: a path must be able to pass the 4096-byte
-# limit; kernel files and mountinfo are a few KiB on real hosts.
+# limit (also in a state file line); kernel files and mountinfo are a few
+# KiB on real hosts; a sequence of bus calls builds its long paths from a
+# few bytes.
 max_len() {
         case $1 in
         kernel-files | mountinfo) echo 16384 ;;
+        state) echo 8192 ;;
         cgroup-path) echo 4400 ;;
+        bus-handlers) echo 2048 ;;
         *) echo 512 ;;
         esac
 }
@@ -71,37 +79,92 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0
         exit 77
 fi
 
-# The sources of the pure library, as service/meson.build lists them, so
-# that a file added there is fuzzed with the rest.
-mapfile -t pure < <(awk '/static_library\(.memcgd-pure.,/ { on = 1; next }
-                         on && /include_directories|\)/ { exit }
-                         on { while (match($0, /.[a-z0-9_-]+\.c./)) {
-                                 print substr($0, RSTART + 1, RLENGTH - 2); $0 = substr($0, RSTART + RLENGTH) } }' \
-                        "$src/service/meson.build")
-if [ ${#pure[@]} -eq 0 ]; then
-        echo "run-fuzzers.sh: found no sources of memcgd-pure in service/meson.build" >&2
+# The sources of the libraries and of the daemon, as service/meson.build
+# lists them, so that a file added there is fuzzed with the rest: from the
+# line that opens the list ($1, a regular expression) to its end.
+meson_sources() {
+        start=$1 awk '$0 ~ ENVIRON["start"] { on = 1; next }
+                      on && /include_directories|^\]|\)/ { exit }
+                      on { while (match($0, /.[a-z0-9_-]+\.c./)) {
+                              print substr($0, RSTART + 1, RLENGTH - 2); $0 = substr($0, RSTART + RLENGTH) } }' \
+                "$src/service/meson.build"
+}
+mapfile -t pure < <(meson_sources 'static_library\(.memcgd-pure.,')
+mapfile -t engine < <(meson_sources 'static_library\(.memcgd-engine.,')
+mapfile -t daemon < <(meson_sources '^memcgd_sources = \[')
+if [ ${#pure[@]} -eq 0 ] || [ ${#engine[@]} -eq 0 ] || [ ${#daemon[@]} -eq 0 ]; then
+        echo "run-fuzzers.sh: found no sources of memcgd-pure, memcgd-engine or memcgd in service/meson.build" >&2
         exit 1
 fi
 
+# What a target links beyond the pure library: the state loader (with
+# util.c's file helpers), or the whole service but main() (the bus
+# handlers run the manager and the engine on a fake cgroup tree), and the
+# libraries those sources need.
+extra_sources() {
+        case $1 in
+        state) echo state.c util.c ;;
+        bus-handlers)
+                echo "${engine[@]}"
+                for f in "${daemon[@]}"; do [ "$f" = main.c ] || echo "$f"; done
+                ;;
+        esac
+}
+extra_libs() {
+        case $1 in
+        state) pkg-config --libs glib-2.0 ;;
+        bus-handlers) pkg-config --libs libsystemd glib-2.0 ;;
+        esac
+}
+
+if ! deps_cflags=$(pkg-config --cflags libsystemd glib-2.0 2>"$build/logs/pkg-config.log"); then
+        cat "$build/logs/pkg-config.log"
+        echo "run-fuzzers.sh: SKIP: pkg-config finds no libsystemd or glib-2.0 (Debian: apt-get install libsystemd-dev libglib2.0-dev)"
+        exit 77
+fi
+
+# The build's config.h, as the top meson.build configures it.
+version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$src/meson.build" | head -1)
+mkdir -p "$build/obj/gen"
+printf '#define MEMCGD_VERSION "%s"\n#define MEMCGD_SYSCONFDIR "/etc"\n#define MEMCGD_LOCALSTATEDIR "/var"\n' \
+        "${version:-0}" >"$build/obj/gen/config.h"
+
 start=$SECONDS
+# shellcheck disable=SC2206 # pkg-config's flags are separate words
 flags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all
        -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-       -I"$src/include" -I"$src/service" -I"$fuzzdir")
+       -I"$src/include" -I"$src/service" -I"$fuzzdir" -I"$build/obj/gen" $deps_cflags
+       -DMEMCGD_STATEDIR='"/var/lib/memcgd"')
 echo "=== memcgd fuzz: building with $($cc --version | head -1) in $build"
+declare -A built=()
+# Compiles service/$1 into $build/obj/ once for all the targets that link it.
+service_object() {
+        local o=$build/obj/${1%.c}.o
+        if [ -z "${built[$1]:-}" ]; then
+                "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link,address,undefined -c "$src/service/$1" -o "$o" || {
+                        echo "memcgd fuzz: FAIL: building service/$1" >&2; return 1; }
+                built[$1]=1
+        fi
+}
 objs=()
 for f in "${pure[@]}"; do
-        o=$build/obj/${f%.c}.o
-        objs+=("$o")
-        "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link,address,undefined -c "$src/service/$f" -o "$o" || {
-                echo "memcgd fuzz: FAIL: building service/$f"; exit 1; }
+        service_object "$f" || exit 1
+        objs+=("$build/obj/${f%.c}.o")
 done
 for t in "${targets[@]}"; do
         if [ ! -f "$fuzzdir/fuzz-$t.c" ]; then
                 echo "run-fuzzers.sh: no target $t (tests/fuzz/fuzz-$t.c)" >&2
                 exit 2
         fi
-        "$cc" "${flags[@]}" -fsanitize=fuzzer,address,undefined "$fuzzdir/fuzz-$t.c" "${objs[@]}" \
-                -lm -lpthread -o "$build/bin/fuzz-$t" || { echo "memcgd fuzz: FAIL: building fuzz-$t"; exit 1; }
+        more=()
+        for f in $(extra_sources "$t"); do
+                service_object "$f" || exit 1
+                more+=("$build/obj/${f%.c}.o")
+        done
+        # shellcheck disable=SC2046 # the libraries are separate words
+        "$cc" "${flags[@]}" -fsanitize=fuzzer,address,undefined "$fuzzdir/fuzz-$t.c" "${more[@]}" "${objs[@]}" \
+                $(extra_libs "$t") -lm -lpthread -o "$build/bin/fuzz-$t" || {
+                echo "memcgd fuzz: FAIL: building fuzz-$t"; exit 1; }
 done
 echo "memcgd fuzz: built in $((SECONDS - start)) s; $seconds s per target, mode $mode"
 
