@@ -762,7 +762,12 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
         if (ev.oom != l->last_events.oom) {
                 if (w->cg->backend == BACKEND_V2)
                         note_oom(w, l, OOM_KIND_OOM, ev.oom);
-                else if (ev.oom) {
+                else if (ev.oom && l->waiting) {
+                        /* Tasks stopped for a decision retry their charge
+                         * whenever the cgroup uncharges a page, and
+                         * under_oom flickers: the same stop, not a new
+                         * OOM. */
+                } else if (ev.oom) {
                         /* v1's under_oom is 0/1: count the times it began. */
                         note_oom(w, l, OOM_KIND_OOM, l->oom_count[OOM_KIND_OOM] + 1);
                         limit_hit = true;
