@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup-path.h"
@@ -55,10 +56,50 @@ int read_file_at(int dirfd, const char *name, char *buf, size_t size, size_t *re
         return 0;
 }
 
+/* Reads from offset 0: what pread(2) returns is the file as the kernel
+ * generates it now (a kernfs seq_file starts over at offset 0). A short
+ * read is the end of the file: kernfs and tmpfs fill the buffer while
+ * there is more. */
+static int pread_whole(int fd, char *buf, size_t size, size_t *ret_len) {
+        size_t len = 0;
+
+        for (;;) {
+                if (len + 1 >= size)
+                        return -EFBIG;
+                size_t want = size - 1 - len;
+                ssize_t n = pread(fd, buf + len, want, (off_t) len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                len += (size_t) n;
+                if ((size_t) n < want)
+                        break;
+        }
+        buf[len] = '\0';
+        *ret_len = len;
+        return 0;
+}
+
+/* A cgroup file the kernel generates in one go (a value, memory.events,
+ * oom_control): one read(2) gets it all, where the read_file_at() loop
+ * spent a second one finding the end. */
+static int read_record_at(int dirfd, const char *name, char *buf, size_t size, size_t *ret_len) {
+        int fd, r;
+
+        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        r = pread_whole(fd, buf, size, ret_len);
+        close(fd);
+        return r;
+}
+
 int read_u64_at(int dirfd, const char *name, uint64_t *ret) {
         char buf[64];
         size_t len;
-        int r = read_file_at(dirfd, name, buf, sizeof(buf), &len);
+        int r = read_record_at(dirfd, name, buf, sizeof(buf), &len);
         if (r < 0)
                 return r;
         return parse_u64_value(buf, len, ret);
@@ -68,35 +109,58 @@ int read_u64_at(int dirfd, const char *name, uint64_t *ret) {
  * LONG_MAX rounded down to a page. Anything that large means unlimited. */
 #define V1_UNLIMITED UINT64_C(9223372036854771712)
 
-int write_string_at(int dirfd, const char *name, const char *s) {
+/* One write(2) of s. `regular`: the file is a fake tree's regular file,
+ * whose old content must not outlive a shorter value: it is cut after
+ * the write. (O_TRUNC at open would free and allocate the page again at
+ * every write, which made a fake tree's limit write cost twice a cgroupfs
+ * one.) */
+static int write_value_at(int dirfd, const char *name, const char *s, bool regular) {
         size_t len = strlen(s);
-        struct statfs sfs;
-        int fd, flags = O_WRONLY | O_CLOEXEC | O_NOCTTY;
         ssize_t n;
+        int fd, r;
 
-        /* A fake tree (a test's temp dir) holds regular files: truncate so
-         * a shorter value does not leave the tail of a longer one. */
-        if (fstatfs(dirfd, &sfs) == 0 && sfs.f_type != CGROUP_SUPER_MAGIC && sfs.f_type != CGROUP2_SUPER_MAGIC)
-                flags |= O_TRUNC;
-        fd = openat(dirfd, name, flags);
+        fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
         do
                 n = write(fd, s, len);
         while (n < 0 && errno == EINTR);
-        int r = n < 0 ? -errno : (size_t) n != len ? -EIO : 0;
+        r = n < 0 ? -errno : (size_t) n != len ? -EIO : 0;
+        if (r == 0 && regular && ftruncate(fd, (off_t) len) < 0)
+                r = -errno;
         close(fd);
         return r;
+}
+
+int write_string_at(int dirfd, const char *name, const char *s) {
+        struct statfs sfs;
+
+        /* A fake tree (a test's temp dir) holds regular files. */
+        bool regular = fstatfs(dirfd, &sfs) == 0 && sfs.f_type != CGROUP_SUPER_MAGIC &&
+                       sfs.f_type != CGROUP2_SUPER_MAGIC;
+        return write_value_at(dirfd, name, s, regular);
+}
+
+static void format_limit(uint64_t value, Backend b, char buf[static 32]) {
+        if (value == UINT64_MAX)
+                snprintf(buf, 32, "%s", b == BACKEND_V2 ? "max" : "-1");
+        else
+                snprintf(buf, 32, "%llu", (unsigned long long) value);
 }
 
 int write_limit_at(int dirfd, const char *name, uint64_t value, Backend b) {
         char buf[32];
 
-        if (value == UINT64_MAX)
-                snprintf(buf, sizeof(buf), "%s", b == BACKEND_V2 ? "max" : "-1");
-        else
-                snprintf(buf, sizeof(buf), "%llu", (unsigned long long) value);
+        format_limit(value, b, buf);
         return write_string_at(dirfd, name, buf);
+}
+
+/* As write_limit_at(), knowing from c whether its files are regular. */
+static int cgroup_write_limit(const Cgroup *c, const char *name, uint64_t value) {
+        char buf[32];
+
+        format_limit(value, c->backend, buf);
+        return write_value_at(c->dirfd, name, buf, c->fake);
 }
 
 static uint64_t v1_normalize(uint64_t v) {
@@ -248,6 +312,7 @@ int cgroup_open(const CgroupRoot *root, const char *path, Cgroup **ret, MemcgErr
 Cgroup *cgroup_free(Cgroup *c) {
         if (!c)
                 return NULL;
+        cgroup_drop_stat_files(c);
         if (c->dirfd >= 0)
                 close(c->dirfd);
         free(c->path);
@@ -300,26 +365,26 @@ int cgroup_write_limits(const Cgroup *c, uint64_t old_max, uint64_t new_max, uin
                         if (r < 0)
                                 return r;
                         if (v1_normalize(memsw) < new_max) {
-                                r = write_limit_at(c->dirfd, "memory.memsw.limit_in_bytes", new_max, c->backend);
+                                r = cgroup_write_limit(c, "memory.memsw.limit_in_bytes", new_max);
                                 if (r < 0)
                                         return r;
                         }
                 }
-                r = write_limit_at(c->dirfd, "memory.limit_in_bytes", new_max, c->backend);
+                r = cgroup_write_limit(c, "memory.limit_in_bytes", new_max);
                 if (r < 0)
                         return r;
                 *ret_max_written = true;
                 /* v1 has no memory.high: the soft limit is the reclaim hint
                  * at the same line; the breach itself is watched through a
                  * usage threshold. */
-                return write_limit_at(c->dirfd, "memory.soft_limit_in_bytes", new_high, c->backend);
+                return cgroup_write_limit(c, "memory.soft_limit_in_bytes", new_high);
         }
 
-        r = write_limit_at(c->dirfd, "memory.max", new_max, c->backend);
+        r = cgroup_write_limit(c, "memory.max", new_max);
         if (r < 0)
                 return r;
         *ret_max_written = true;
-        return write_limit_at(c->dirfd, "memory.high", new_high, c->backend);
+        return cgroup_write_limit(c, "memory.high", new_high);
 }
 
 int cgroup_read_events(const Cgroup *c, MemoryEvents *ret) {
@@ -328,7 +393,7 @@ int cgroup_read_events(const Cgroup *c, MemoryEvents *ret) {
         int r;
 
         if (c->backend == BACKEND_V2) {
-                r = read_file_at(c->dirfd, "memory.events", buf, sizeof(buf), &len);
+                r = read_record_at(c->dirfd, "memory.events", buf, sizeof(buf), &len);
                 if (r < 0)
                         return r;
                 return parse_memory_events(buf, len, ret);
@@ -336,7 +401,7 @@ int cgroup_read_events(const Cgroup *c, MemoryEvents *ret) {
 
         MemoryEvents e = {};
         OomControl oc;
-        r = read_file_at(c->dirfd, "memory.oom_control", buf, sizeof(buf), &len);
+        r = read_record_at(c->dirfd, "memory.oom_control", buf, sizeof(buf), &len);
         if (r < 0)
                 return r;
         r = parse_oom_control(buf, len, &oc);
@@ -352,14 +417,10 @@ int cgroup_read_events(const Cgroup *c, MemoryEvents *ret) {
 }
 
 bool cgroup_is_removed(const Cgroup *c) {
-        struct stat st;
-
-        if (fstat(c->dirfd, &st) < 0)
-                return true;
-        /* A removed directory has no links left; on cgroupfs its files are
-         * gone too. */
-        if (st.st_nlink == 0)
-                return true;
+        /* Workers ask after every wake-up: one syscall. A directory can
+         * only be removed once its files are gone (cgroupfs removes them
+         * with it, a fake tree's rmdir needs it empty), so the missing
+         * usage file says it all. */
         return faccessat(c->dirfd, c->backend == BACKEND_V1 ? "memory.usage_in_bytes" : "memory.current", F_OK,
                          0) < 0 &&
                errno == ENOENT;
@@ -370,12 +431,176 @@ static void stat_set(CgroupStats *s, StatKey k, uint64_t v) {
         s->has[k] = true;
 }
 
-static void read_pressure_into(int dirfd, CgroupStats *stats) {
+/* The files a stats read looks at. */
+typedef enum StatFile {
+        STAT_FILE_CURRENT,
+        STAT_FILE_MAX,
+        STAT_FILE_HIGH,        /* v1: the soft limit */
+        STAT_FILE_PEAK,
+        STAT_FILE_SWAP,        /* v2 */
+        STAT_FILE_STAT,        /* v2: memory.stat, for "kernel" */
+        STAT_FILE_EVENTS,      /* v2 */
+        STAT_FILE_KMEM,        /* v1 */
+        STAT_FILE_MEMSW,       /* v1 */
+        STAT_FILE_OOM_CONTROL, /* v1 */
+        STAT_FILE_FAILCNT,     /* v1 */
+        STAT_FILE_PRESSURE,    /* v2: the cgroup's; v1: its unified twin's */
+        _STAT_FILE_MAX,
+} StatFile;
+
+/* A file the kernel lacks is looked for again after this long (a hybrid
+ * host's unified twin, the source of v1 PSI, can be created later). */
+#define STAT_FILE_RETRY_USEC (UINT64_C(1000) * 1000)
+
+struct CgroupStatFiles {
+        int fd[_STAT_FILE_MAX];   /* open, or the negative errno opening it gave */
+        uint64_t retry_usec;      /* CLOCK_MONOTONIC: open the missing ones again then */
+        int fd_ceiling;
+        bool stale;
+};
+
+static const char *stat_file_name(Backend b, StatFile f) {
+        static const char *const v1[_STAT_FILE_MAX] = {
+                [STAT_FILE_CURRENT] = "memory.usage_in_bytes",
+                [STAT_FILE_MAX] = "memory.limit_in_bytes",
+                [STAT_FILE_HIGH] = "memory.soft_limit_in_bytes",
+                [STAT_FILE_PEAK] = "memory.max_usage_in_bytes",
+                [STAT_FILE_KMEM] = "memory.kmem.usage_in_bytes",
+                [STAT_FILE_MEMSW] = "memory.memsw.usage_in_bytes",
+                [STAT_FILE_OOM_CONTROL] = "memory.oom_control",
+                [STAT_FILE_FAILCNT] = "memory.failcnt",
+                [STAT_FILE_PRESSURE] = "memory.pressure",
+        };
+        static const char *const v2[_STAT_FILE_MAX] = {
+                [STAT_FILE_CURRENT] = "memory.current",
+                [STAT_FILE_MAX] = "memory.max",
+                [STAT_FILE_HIGH] = "memory.high",
+                [STAT_FILE_PEAK] = "memory.peak",
+                [STAT_FILE_SWAP] = "memory.swap.current",
+                [STAT_FILE_STAT] = "memory.stat",
+                [STAT_FILE_EVENTS] = "memory.events",
+                [STAT_FILE_PRESSURE] = "memory.pressure",
+        };
+        return (b == BACKEND_V1 ? v1 : v2)[f];
+}
+
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* An fd of the file, or a negative errno (-ENOENT: the kernel does not
+ * offer it here). */
+static int stat_file_open(const CgroupRoot *root, const Cgroup *c, StatFile f) {
+        const char *name = stat_file_name(c->backend, f);
+        int dirfd = c->dirfd, ufd = -1, fd;
+
+        if (!name || (f == STAT_FILE_MEMSW && !c->has_memsw))
+                return -ENOENT;
+        if (f == STAT_FILE_PRESSURE && c->backend == BACKEND_V1) {
+                /* PSI lives in the unified hierarchy on hybrid hosts, for
+                 * the same path when that directory exists there. */
+                if (root->unified_fd < 0)
+                        return -ENOENT;
+                dirfd = ufd = openat2_beneath(root->unified_fd, c->path + 1, O_DIRECTORY | O_RDONLY);
+                if (ufd < 0)
+                        return ufd;
+        }
+        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                fd = -errno;
+        if (ufd >= 0)
+                close(ufd);
+        return fd;
+}
+
+static int stat_file_read(const CgroupRoot *root, const Cgroup *c, StatFile f, char *buf, size_t size,
+                          size_t *ret_len) {
+        CgroupStatFiles *sf = c->stat_files;
+        int fd, r;
+
+        if (sf) {
+                if (sf->fd[f] < 0)
+                        return sf->fd[f];
+                r = pread_whole(sf->fd[f], buf, size, ret_len);
+                if (r < 0 && r != -EFBIG)
+                        sf->stale = true;
+                return r;
+        }
+        fd = stat_file_open(root, c, f);
+        if (fd < 0)
+                return fd;
+        r = pread_whole(fd, buf, size, ret_len);
+        close(fd);
+        return r;
+}
+
+static int stat_file_u64(const CgroupRoot *root, const Cgroup *c, StatFile f, uint64_t *ret) {
+        char buf[64];
+        size_t len;
+        int r = stat_file_read(root, c, f, buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        return parse_u64_value(buf, len, ret);
+}
+
+static void stat_files_close(CgroupStatFiles *sf) {
+        for (StatFile f = 0; f < _STAT_FILE_MAX; f++)
+                if (sf->fd[f] >= 0)
+                        close(sf->fd[f]);
+        free(sf);
+}
+
+/* Opens file f of sf, keeping it only below the fd ceiling. */
+static int stat_files_open_one(const CgroupRoot *root, const Cgroup *c, CgroupStatFiles *sf, StatFile f) {
+        int fd = stat_file_open(root, c, f);
+        if (fd >= sf->fd_ceiling) {
+                close(fd);
+                fd = -EMFILE;
+        }
+        sf->fd[f] = fd;
+        return fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM ? fd : 0;
+}
+
+int cgroup_keep_stat_files(const CgroupRoot *root, Cgroup *c, int fd_ceiling) {
+        CgroupStatFiles *sf;
+        int r;
+
+        if (c->stat_files)
+                return 0;
+        sf = malloc(sizeof(*sf));
+        if (!sf)
+                return -ENOMEM;
+        *sf = (CgroupStatFiles) { .retry_usec = monotonic_usec() + STAT_FILE_RETRY_USEC, .fd_ceiling = fd_ceiling };
+        for (StatFile f = 0; f < _STAT_FILE_MAX; f++)
+                sf->fd[f] = -ENOENT;
+        for (StatFile f = 0; f < _STAT_FILE_MAX; f++)
+                if ((r = stat_files_open_one(root, c, sf, f)) < 0) {
+                        stat_files_close(sf);
+                        return r;
+                }
+        c->stat_files = sf;
+        return 0;
+}
+
+void cgroup_drop_stat_files(Cgroup *c) {
+        if (!c->stat_files)
+                return;
+        stat_files_close(c->stat_files);
+        c->stat_files = NULL;
+}
+
+bool cgroup_stat_files_stale(const Cgroup *c) {
+        return c->stat_files && c->stat_files->stale;
+}
+
+static void read_pressure_into(const CgroupRoot *root, const Cgroup *c, CgroupStats *stats) {
         char buf[512];
         size_t len;
         Pressure p;
 
-        if (dirfd < 0 || read_file_at(dirfd, "memory.pressure", buf, sizeof(buf), &len) < 0 ||
+        if (stat_file_read(root, c, STAT_FILE_PRESSURE, buf, sizeof(buf), &len) < 0 ||
             parse_pressure(buf, len, &p) < 0)
                 return;
         stats->pressure_some_avg10 = p.some.avg10;
@@ -386,61 +611,76 @@ static void read_pressure_into(int dirfd, CgroupStats *stats) {
         }
 }
 
-void cgroup_read_stats(const CgroupRoot *root, const Cgroup *c, CgroupStats *stats) {
-        uint64_t v, max, high;
+void cgroup_read_stats(const CgroupRoot *root, const Cgroup *c, bool skip_high, CgroupStats *stats) {
+        CgroupStatFiles *sf = c->stat_files;
+        uint64_t v, max, high = UINT64_MAX;
         MemoryEvents ev;
         char buf[8192];
         size_t len;
 
+        if (sf) {
+                uint64_t now = monotonic_usec();
+                if (now >= sf->retry_usec) {
+                        for (StatFile f = 0; f < _STAT_FILE_MAX; f++)
+                                if (sf->fd[f] < 0)
+                                        (void) stat_files_open_one(root, c, sf, f);
+                        sf->retry_usec = now + STAT_FILE_RETRY_USEC;
+                }
+        }
+
         stats->backend = c->backend;
-        if (cgroup_read_usage(c, &v) >= 0)
+        if (stat_file_u64(root, c, STAT_FILE_CURRENT, &v) >= 0)
                 stat_set(stats, STAT_CURRENT_BYTES, v);
-        if (cgroup_read_limits(c, &max, &high) >= 0) {
+        if (stat_file_u64(root, c, STAT_FILE_MAX, &max) >= 0 &&
+            (skip_high || stat_file_u64(root, c, STAT_FILE_HIGH, &high) >= 0)) {
+                /* v1 reports the soft limit as high. */
+                if (c->backend == BACKEND_V1) {
+                        max = v1_normalize(max);
+                        high = v1_normalize(high);
+                }
                 stat_set(stats, STAT_MAX_LIMIT_BYTES, max);
-                stat_set(stats, STAT_HIGH_LIMIT_BYTES, high);
+                if (!skip_high)
+                        stat_set(stats, STAT_HIGH_LIMIT_BYTES, high);
         }
 
         if (c->backend == BACKEND_V1) {
-                if (read_u64_at(c->dirfd, "memory.max_usage_in_bytes", &v) >= 0)
+                uint64_t memsw, failcnt;
+                OomControl oc;
+
+                if (stat_file_u64(root, c, STAT_FILE_PEAK, &v) >= 0)
                         stat_set(stats, STAT_PEAK_BYTES, v);
-                if (read_u64_at(c->dirfd, "memory.kmem.usage_in_bytes", &v) >= 0)
+                if (stat_file_u64(root, c, STAT_FILE_KMEM, &v) >= 0)
                         stat_set(stats, STAT_KMEM_BYTES, v);
-                uint64_t memsw, usage;
-                if (c->has_memsw && read_u64_at(c->dirfd, "memory.memsw.usage_in_bytes", &memsw) >= 0 &&
-                    stats->has[STAT_CURRENT_BYTES]) {
-                        usage = stats->values[STAT_CURRENT_BYTES];
-                        stat_set(stats, STAT_SWAP_BYTES, memsw > usage ? memsw - usage : 0);
+                if (stats->has[STAT_CURRENT_BYTES] && stat_file_u64(root, c, STAT_FILE_MEMSW, &memsw) >= 0) {
+                        v = stats->values[STAT_CURRENT_BYTES];
+                        stat_set(stats, STAT_SWAP_BYTES, memsw > v ? memsw - v : 0);
                 }
-                if (cgroup_read_events(c, &ev) >= 0) {
-                        stat_set(stats, STAT_EVENTS_MAX, ev.max);
-                        stat_set(stats, STAT_EVENTS_OOM_KILL, ev.oom_kill);
+                /* As cgroup_read_events(): the OOM counters and failcnt
+                 * together. */
+                if (stat_file_read(root, c, STAT_FILE_OOM_CONTROL, buf, sizeof(buf), &len) >= 0 &&
+                    parse_oom_control(buf, len, &oc) >= 0 && stat_file_u64(root, c, STAT_FILE_FAILCNT, &failcnt) >= 0) {
+                        stat_set(stats, STAT_EVENTS_MAX, failcnt);
+                        stat_set(stats, STAT_EVENTS_OOM_KILL, oc.oom_kill);
                 }
-                /* PSI lives in the unified hierarchy on hybrid hosts, for the
-                 * same path when that directory exists there. */
-                if (root->unified_fd >= 0) {
-                        int ufd = openat2_beneath(root->unified_fd, c->path + 1, O_DIRECTORY | O_RDONLY);
-                        if (ufd >= 0) {
-                                read_pressure_into(ufd, stats);
-                                close(ufd);
-                        }
-                }
+                read_pressure_into(root, c, stats);
                 return;
         }
 
-        if (read_u64_at(c->dirfd, "memory.peak", &v) >= 0)
+        if (stat_file_u64(root, c, STAT_FILE_PEAK, &v) >= 0)
                 stat_set(stats, STAT_PEAK_BYTES, v);
-        if (read_u64_at(c->dirfd, "memory.swap.current", &v) >= 0)
+        if (stat_file_u64(root, c, STAT_FILE_SWAP, &v) >= 0)
                 stat_set(stats, STAT_SWAP_BYTES, v);
-        if (read_file_at(c->dirfd, "memory.stat", buf, sizeof(buf), &len) >= 0 &&
+        if (stat_file_read(root, c, STAT_FILE_STAT, buf, sizeof(buf), &len) >= 0 &&
             parse_keyed_u64(buf, len, "kernel", &v) >= 0)
                 stat_set(stats, STAT_KMEM_BYTES, v);
-        if (cgroup_read_events(c, &ev) >= 0) {
+        if (stat_file_read(root, c, STAT_FILE_EVENTS, buf, sizeof(buf), &len) >= 0 &&
+            parse_memory_events(buf, len, &ev) >= 0) {
                 stat_set(stats, STAT_EVENTS_HIGH, ev.high);
                 stat_set(stats, STAT_EVENTS_MAX, ev.max);
                 stat_set(stats, STAT_EVENTS_OOM, ev.oom);
                 stat_set(stats, STAT_EVENTS_OOM_KILL, ev.oom_kill);
         }
-        read_pressure_into(c->dirfd, stats);
+        read_pressure_into(root, c, stats);
 }
 
 int cgroup_v1_register_oom(const Cgroup *c, int efd) {
@@ -451,7 +691,7 @@ int cgroup_v1_register_oom(const Cgroup *c, int efd) {
         snprintf(buf, sizeof(buf), "%d %d", efd, ofd);
         /* The kernel looks the fds up during the write and keeps no
          * reference to the file: it can be closed right after. */
-        int r = write_string_at(c->dirfd, "cgroup.event_control", buf);
+        int r = write_value_at(c->dirfd, "cgroup.event_control", buf, c->fake);
         close(ofd);
         return r;
 }
@@ -462,7 +702,7 @@ int cgroup_v1_register_threshold(const Cgroup *c, int efd, uint64_t threshold) {
         if (ufd < 0)
                 return -errno;
         snprintf(buf, sizeof(buf), "%d %d %llu", efd, ufd, (unsigned long long) threshold);
-        int r = write_string_at(c->dirfd, "cgroup.event_control", buf);
+        int r = write_value_at(c->dirfd, "cgroup.event_control", buf, c->fake);
         close(ufd);
         return r;
 }
@@ -485,22 +725,71 @@ static int read_comm(uint32_t pid, char comm[16]) {
         return 0;
 }
 
-int cgroup_read_tasks(const Cgroup *c, EngineTask **ret, size_t *ret_n, size_t max_tasks) {
-        size_t size = 64 * 1024, len, n = 0;
-        EngineTask *t = NULL;
+/* The file into a malloc'd, NUL-terminated buffer that starts small and
+ * grows up to `max` bytes; a longer file is cut after its last whole
+ * line that fits. (A fixed 64 KiB buffer per read made every worker's
+ * malloc arena hold that much at start-up.) */
+static int read_file_grow(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len) {
+        size_t size = 4096, len = 0;
         char *buf;
-        int r;
+        int fd, r = 0;
 
+        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
         buf = malloc(size);
-        if (!buf)
+        if (!buf) {
+                close(fd);
                 return -ENOMEM;
-        r = read_file_at(c->dirfd, "cgroup.procs", buf, size, &len);
-        if (r == -EFBIG)
-                r = 0, len = size - 1, buf[len] = '\0'; /* a huge cgroup: the first pids suffice */
+        }
+        for (;;) {
+                if (len + 1 >= size) {
+                        if (size >= max) {
+                                /* A huge cgroup: the first pids suffice. */
+                                char *nl = memrchr(buf, '\n', len);
+                                len = nl ? (size_t) (nl - buf) + 1 : 0;
+                                break;
+                        }
+                        size_t nsize = size * 2 < max ? size * 2 : max;
+                        char *nbuf = realloc(buf, nsize);
+                        if (!nbuf) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        buf = nbuf;
+                        size = nsize;
+                }
+                ssize_t n = read(fd, buf + len, size - 1 - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        close(fd);
         if (r < 0) {
                 free(buf);
                 return r;
         }
+        buf[len] = '\0';
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+int cgroup_read_tasks(const Cgroup *c, EngineTask **ret, size_t *ret_n, size_t max_tasks) {
+        size_t len = 0, n = 0;
+        EngineTask *t = NULL;
+        char *buf = NULL;
+        int r;
+
+        r = read_file_grow(c->dirfd, "cgroup.procs", 64 * 1024, &buf, &len);
+        if (r < 0)
+                return r;
         for (char *p = buf, *end; *p && n < max_tasks; p = end) {
                 unsigned long pid = strtoul(p, &end, 10);
                 if (end == p)
@@ -558,7 +847,7 @@ int cgroup_kill_all(const Cgroup *c) {
         int killed = 0;
 
         if (c->backend == BACKEND_V2 && !c->fake) {
-                int r = write_string_at(c->dirfd, "cgroup.kill", "1");
+                int r = write_value_at(c->dirfd, "cgroup.kill", "1", c->fake);
                 if (r != -ENOENT)
                         return r;
         }
@@ -583,7 +872,7 @@ int cgroup_kill_all(const Cgroup *c) {
 }
 
 int cgroup_set_frozen(const Cgroup *c, bool frozen) {
-        return write_string_at(c->dirfd, "cgroup.freeze", frozen ? "1" : "0");
+        return write_value_at(c->dirfd, "cgroup.freeze", frozen ? "1" : "0", c->fake);
 }
 
 int cgroup_v1_get_oom_kill_disable(const Cgroup *c, bool *ret) {
@@ -601,5 +890,5 @@ int cgroup_v1_get_oom_kill_disable(const Cgroup *c, bool *ret) {
 }
 
 int cgroup_v1_set_oom_kill_disable(const Cgroup *c, bool disable) {
-        return write_string_at(c->dirfd, "memory.oom_control", disable ? "1" : "0");
+        return write_value_at(c->dirfd, "memory.oom_control", disable ? "1" : "0", c->fake);
 }

@@ -13,12 +13,18 @@
 #include "memcgd/engine.h"
 #include "memcgd/parse.h"
 
+typedef struct CgroupStatFiles CgroupStatFiles;
+
 typedef struct Cgroup {
         Backend backend;
         bool fake;      /* not on cgroupfs: a test's tree, no POLLPRI */
         int dirfd;
         char *path;     /* "/a/b", relative to the hierarchy root */
         bool has_memsw; /* v1: memory.memsw.limit_in_bytes exists */
+        /* The files cgroup_read_stats() reads, kept open by the thread
+         * that reads stats (the main thread; a worker never touches
+         * them), or NULL: each read opens the file by name. */
+        CgroupStatFiles *stat_files;
 } Cgroup;
 
 typedef struct CgroupRoot {
@@ -60,8 +66,26 @@ int cgroup_read_limits(const Cgroup *c, uint64_t *ret_max, uint64_t *ret_high);
 int cgroup_write_limits(const Cgroup *c, uint64_t old_max, uint64_t new_max, uint64_t new_high,
                         bool *ret_max_written);
 
-/* Fills every figure the kernel offers into stats (values/has). */
-void cgroup_read_stats(const CgroupRoot *root, const Cgroup *c, CgroupStats *stats);
+/* Fills every figure the kernel offers into stats (values/has), through
+ * the kept files when there are. `skip_high`: the caller reports a high
+ * line of its own (a monitored v1 cgroup: the worker's threshold, not the
+ * soft limit), so the file is not read. */
+void cgroup_read_stats(const CgroupRoot *root, const Cgroup *c, bool skip_high, CgroupStats *stats);
+
+/* Opens the files cgroup_read_stats() reads and keeps them in c (those
+ * the kernel does not offer are remembered as absent), so that a stats
+ * read costs one pread(2) a file instead of openat + read + close.
+ * Returns 0, or a negative errno (nothing kept; -EMFILE also when an fd
+ * would be fd_ceiling or above). Each open file holds an fd and, once
+ * read, a page of kernel memory: the caller bounds how many cgroups keep
+ * theirs. */
+int cgroup_keep_stat_files(const CgroupRoot *root, Cgroup *c, int fd_ceiling);
+/* Closes them (c reads by name again). */
+void cgroup_drop_stat_files(Cgroup *c);
+/* True once a kept file failed to read (the kernel removed and created
+ * the files again, e.g. v2's memory controller was toggled, or the
+ * cgroup is gone): drop them and open anew. */
+bool cgroup_stat_files_stale(const Cgroup *c);
 
 /* v2: memory.events. v1: built from oom_control and failcnt (high stays
  * 0: v1 has no such counter). */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,20 +37,37 @@ void engine_event_done(EngineEvent *e) {
         e->n_tasks = 0;
 }
 
+uint64_t engine_timer_deadline(uint64_t now, uint64_t timeout) {
+        uint64_t deadline = now + timeout, grid = timeout / 64;
+
+        if (grid < 1000 || deadline < now)
+                return deadline < now ? UINT64_MAX : deadline;
+        grid = UINT64_C(1) << (63 - __builtin_clzll(grid));
+        if (deadline > UINT64_MAX - grid)
+                return UINT64_MAX;
+        return (deadline + grid - 1) & ~(grid - 1);
+}
+
 static GHashTable *workers_of(Engine *e) {
         return e->workers;
 }
 
 /* The fd soft limit to the hard limit: thousands of workers hold a few fds
- * each. */
-static void raise_fd_limit(void) {
+ * each. Returns the soft limit in force. */
+static rlim_t raise_fd_limit(void) {
         struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 1024;
+        if (rl.rlim_cur < rl.rlim_max) {
+                rlim_t old = rl.rlim_cur;
                 rl.rlim_cur = rl.rlim_max;
-                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
                         log_warning("Cannot raise the fd soft limit to %llu: %s, ignoring",
                                     (unsigned long long) rl.rlim_max, strerror(errno));
+                        rl.rlim_cur = old;
+                }
         }
+        return rl.rlim_cur;
 }
 
 int engine_new(const EngineConfig *config, Engine **ret, MemcgError *ret_error) {
@@ -70,8 +89,8 @@ int engine_new(const EngineConfig *config, Engine **ret, MemcgError *ret_error) 
         e->registry = g_ptr_array_new();
         pthread_mutex_init(&e->ladder_lock, NULL);
         pthread_cond_init(&e->ladder_cond, NULL);
-        e->ladder_queue = g_queue_new();
-        e->queue = g_queue_new();
+        e->ladder_tail = &e->ladder_head;
+        e->queue_tail = &e->queue_head;
         e->workers = g_hash_table_new(g_str_hash, g_str_equal);
         e->remembered = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
         e->reclaim_hints = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -84,7 +103,17 @@ int engine_new(const EngineConfig *config, Engine **ret, MemcgError *ret_error) 
         }
         e->config.root = e->root_override;
 
-        raise_fd_limit();
+        /* glibc gives threads that allocate malloc arenas of their own, up
+         * to eight per CPU: with thousands of workers each arena kept ~2
+         * MiB resident for the few small blocks a worker allocates (an
+         * event, a task list). Workers allocate rarely; two arenas do. */
+        (void) mallopt(M_ARENA_MAX, 2);
+
+        /* GetStats keeps files open only while the fd table is less than
+         * half full: the workers' own opens (a limit write, a task list)
+         * must never meet EMFILE because of a cache. */
+        rlim_t nofile = raise_fd_limit();
+        e->stat_fd_ceiling = nofile / 2 > INT_MAX ? INT_MAX : (int) (nofile / 2);
 
         r = cgroup_root_open(e->root_override, &e->root, ret_error);
         if (r < 0)
@@ -114,37 +143,175 @@ fail:
         return r;
 }
 
-void engine_post(Engine *e, const char *cg_path, const EngineEvent *ev) {
-        EngineEvent *copy = malloc(sizeof(*copy));
-        uint64_t one = 1;
+/* Events travel from the workers in nodes that go back to a free list
+ * once popped, so a worker thread allocates nothing after warm-up: each
+ * glibc thread cache keeps up to 7 freed chunks of every size its thread
+ * asked for (a malloc stashes free chunks of its size), and thousands of
+ * workers each hoarding events the main thread freed grew the idle
+ * daemon by megabytes an hour. The path travels inline for the same
+ * reason; the main thread copies it out. */
+#define EVENT_PATH_INLINE 128
+#define EVENT_FREE_MAX 1024
 
-        if (!copy || !(*copy = *ev, copy->path = strdup(cg_path))) {
+struct QueuedEvent {
+        QueuedEvent *next;
+        EngineEvent ev;                 /* ev.path unset while queued */
+        char *long_path;                /* a path too long to go inline */
+        char path[EVENT_PATH_INLINE];
+};
+
+/* Back to the free list, or to malloc beyond EVENT_FREE_MAX. */
+static void event_node_recycle(Engine *e, QueuedEvent *q) {
+        pthread_mutex_lock(&e->queue_lock);
+        if (e->n_free_events < EVENT_FREE_MAX) {
+                q->next = e->free_events;
+                e->free_events = q;
+                e->n_free_events++;
+                q = NULL;
+        }
+        pthread_mutex_unlock(&e->queue_lock);
+        free(q);
+}
+
+void engine_post(Engine *e, const char *cg_path, const EngineEvent *ev) {
+        size_t len = strlen(cg_path);
+        uint64_t one = 1;
+        QueuedEvent *q;
+
+        pthread_mutex_lock(&e->queue_lock);
+        q = e->free_events;
+        if (q) {
+                e->free_events = q->next;
+                e->n_free_events--;
+        }
+        pthread_mutex_unlock(&e->queue_lock);
+        if (!q)
+                q = malloc(sizeof(*q));
+        if (!q) {
                 /* Out of memory in a worker: the event is lost, say so. */
-                free(copy);
                 log_error("%s: out of memory, an event was dropped", cg_path);
                 return;
         }
-        copy->tasks = NULL;
+        q->next = NULL;
+        q->ev = *ev;
+        q->ev.path = NULL;
+        q->long_path = NULL;
+        if (len < sizeof(q->path))
+                memcpy(q->path, cg_path, len + 1);
+        else if (!(q->long_path = strdup(cg_path))) {
+                event_node_recycle(e, q);
+                log_error("%s: out of memory, an event was dropped", cg_path);
+                return;
+        }
+        q->ev.tasks = NULL;
         if (ev->n_tasks > 0) {
-                copy->tasks = malloc(ev->n_tasks * sizeof(EngineTask));
-                if (copy->tasks)
-                        memcpy(copy->tasks, ev->tasks, ev->n_tasks * sizeof(EngineTask));
+                q->ev.tasks = malloc(ev->n_tasks * sizeof(EngineTask));
+                if (q->ev.tasks)
+                        memcpy(q->ev.tasks, ev->tasks, ev->n_tasks * sizeof(EngineTask));
                 else
-                        copy->n_tasks = 0;
+                        q->ev.n_tasks = 0;
         }
         pthread_mutex_lock(&e->queue_lock);
-        g_queue_push_tail(e->queue, copy);
+        bool was_empty = !e->queue_head;
+        *e->queue_tail = q;
+        e->queue_tail = &q->next;
         pthread_mutex_unlock(&e->queue_lock);
-        (void) !write(e->event_fd, &one, sizeof(one));
+        /* The main thread drains the whole queue once woken and clears the
+         * eventfd only when it finds it empty (engine_pop_event()): only
+         * the post that made it non-empty needs to wake it. */
+        if (was_empty)
+                (void) !write(e->event_fd, &one, sizeof(one));
+}
+
+/* The oldest event, or NULL. Caller holds queue_lock. */
+static QueuedEvent *queue_pop(Engine *e) {
+        QueuedEvent *q = e->queue_head;
+        if (q) {
+                e->queue_head = q->next;
+                if (!e->queue_head)
+                        e->queue_tail = &e->queue_head;
+        }
+        return q;
 }
 
 int engine_event_fd(Engine *e) {
         return e->event_fd;
 }
 
+/* Main thread: w's stat files are no longer kept. */
+static void stat_cache_forget(Engine *e, Worker *w) {
+        for (unsigned i = 0; i < e->n_stat_cache; i++)
+                if (e->stat_cache[i] == w) {
+                        cgroup_drop_stat_files(w->cg);
+                        memmove(&e->stat_cache[i], &e->stat_cache[i + 1],
+                                (e->n_stat_cache - i - 1) * sizeof(e->stat_cache[0]));
+                        e->n_stat_cache--;
+                        return;
+                }
+}
+
+/* Main thread: keeps w's stat files open while it is asked often (the
+ * least recently asked cgroup's are closed to make room), or leaves w
+ * reading by name. A cgroup is admitted at its second request within
+ * STAT_CACHE_IDLE_USEC, and only over an entry idle that long: a client
+ * sweeping over more cgroups than the cache holds would otherwise open
+ * and close every file set at each call. */
+static void stat_cache_use(Engine *e, Worker *w) {
+        uint64_t now = now_usec(), last = w->stats_asked_usec;
+        unsigned i;
+
+        w->stats_asked_usec = now;
+        for (i = 0; i < e->n_stat_cache && e->stat_cache[i] != w; i++)
+                ;
+        if (i == e->n_stat_cache) {
+                if (last == 0 || now - last >= STAT_CACHE_IDLE_USEC)
+                        return;
+                if (e->n_stat_cache == STAT_CACHE_MAX &&
+                    now - e->stat_cache[e->n_stat_cache - 1]->stats_asked_usec < STAT_CACHE_IDLE_USEC)
+                        return;
+                if (cgroup_keep_stat_files(&e->root, w->cg, e->stat_fd_ceiling) < 0)
+                        return;
+                if (e->n_stat_cache == STAT_CACHE_MAX) {
+                        Worker *old = e->stat_cache[--e->n_stat_cache];
+                        cgroup_drop_stat_files(old->cg);
+                }
+                i = e->n_stat_cache++;
+        }
+        memmove(&e->stat_cache[1], &e->stat_cache[0], i * sizeof(e->stat_cache[0]));
+        e->stat_cache[0] = w;
+}
+
+static void order_link(Engine *e, Worker *w) {
+        w->order_prev = e->order_tail;
+        w->order_next = NULL;
+        if (e->order_tail)
+                e->order_tail->order_next = w;
+        else
+                e->order_head = w;
+        e->order_tail = w;
+        w->in_order = true;
+}
+
+static void order_unlink(Engine *e, Worker *w) {
+        if (!w->in_order)
+                return;
+        if (w->order_prev)
+                w->order_prev->order_next = w->order_next;
+        else
+                e->order_head = w->order_next;
+        if (w->order_next)
+                w->order_next->order_prev = w->order_prev;
+        else
+                e->order_tail = w->order_prev;
+        w->order_prev = w->order_next = NULL;
+        w->in_order = false;
+}
+
 static Worker *worker_free(Engine *e, Worker *w) {
         if (!w)
                 return NULL;
+        stat_cache_forget(e, w);
+        order_unlink(e, w);
         if (w->pending_ladder_fd >= 0)
                 close(w->pending_ladder_fd);
         if (e->notify)
@@ -202,37 +369,45 @@ static void reap_worker(Engine *e, Worker *w) {
 }
 
 int engine_pop_event(Engine *e, EngineEvent *ret) {
-        EngineEvent *ev;
-
         for (;;) {
+                QueuedEvent *q;
+                EngineEvent ev;
+
                 pthread_mutex_lock(&e->queue_lock);
-                ev = g_queue_pop_head(e->queue);
-                if (!ev) {
+                q = queue_pop(e);
+                if (!q) {
                         uint64_t v;
                         /* Drain the eventfd while holding the lock: a post
                          * after this re-arms it. */
                         (void) !read(e->event_fd, &v, sizeof(v));
                 }
                 pthread_mutex_unlock(&e->queue_lock);
-                if (!ev)
+                if (!q)
                         return 0;
-                if (ev->type != ENGINE_EVENT_STOPPED)
-                        break;
-                /* The path may be monitored again by a newer worker (when
-                 * engine_monitor() finished off the old one itself): only
-                 * the instance that stopped is reaped, and the end of one
-                 * that was finished off already is not news. */
-                Worker *w = g_hash_table_lookup(workers_of(e), ev->path);
-                if (w && w->seq == ev->instance) {
-                        reap_worker(e, w);
-                        break;
+                ev = q->ev;
+                ev.path = q->long_path ?: strdup(q->path);
+                event_node_recycle(e, q);
+                if (!ev.path) {
+                        log_error("Out of memory, an event was dropped");
+                        engine_event_done(&ev);
+                        continue;
                 }
-                engine_event_done(ev);
-                free(ev);
+                if (ev.type == ENGINE_EVENT_STOPPED) {
+                        /* The path may be monitored again by a newer
+                         * worker (when engine_monitor() finished off the
+                         * old one itself): only the instance that stopped
+                         * is reaped, and the end of one that was finished
+                         * off already is not news. */
+                        Worker *w = g_hash_table_lookup(workers_of(e), ev.path);
+                        if (!w || w->seq != ev.instance) {
+                                engine_event_done(&ev);
+                                continue;
+                        }
+                        reap_worker(e, w);
+                }
+                *ret = ev;
+                return 1;
         }
-        *ret = *ev;
-        free(ev);
-        return 1;
 }
 
 static void request(Worker *w) {
@@ -271,13 +446,15 @@ Engine *engine_free(Engine *e) {
         }
         engine_stop_registrar(e);
         notify_free(e->notify);
-        if (e->queue) {
-                EngineEvent *ev;
-                while ((ev = g_queue_pop_head(e->queue))) {
-                        engine_event_done(ev);
-                        free(ev);
-                }
-                g_queue_free(e->queue);
+        for (QueuedEvent *q; (q = queue_pop(e));) {
+                free(q->long_path);
+                engine_event_done(&q->ev);
+                free(q);
+        }
+        while (e->free_events) {
+                QueuedEvent *q = e->free_events;
+                e->free_events = q->next;
+                free(q);
         }
         if (e->remembered)
                 g_hash_table_unref(e->remembered);
@@ -286,8 +463,6 @@ Engine *engine_free(Engine *e) {
         if (e->registry)
                 g_ptr_array_unref(e->registry);
         pthread_rwlock_destroy(&e->registry_lock);
-        if (e->ladder_queue)
-                g_queue_free(e->ladder_queue);
         pthread_mutex_destroy(&e->ladder_lock);
         pthread_cond_destroy(&e->ladder_cond);
         budget_free(e->budget);
@@ -549,6 +724,7 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
                 goto fail_worker;
 
         g_hash_table_insert(workers_of(e), w->cg->path, w);
+        order_link(e, w);
         pthread_rwlock_wrlock(&e->registry_lock);
         g_ptr_array_add(e->registry, w);
         pthread_rwlock_unlock(&e->registry_lock);
@@ -664,13 +840,20 @@ int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *
         if (r < 0)
                 return r;
         w = lookup(e, path);
-        if (!w) {
+        if (w)
+                stat_cache_use(e, w);
+        else {
                 r = cgroup_open(&e->root, path, &cg, ret_error);
                 if (r < 0)
                         return r;
         }
-        cgroup_read_stats(&e->root, w ? w->cg : cg, &s);
+        /* v1 has no memory.high: a monitored cgroup reports its worker's
+         * line (below), not the soft limit. */
+        cgroup_read_stats(&e->root, w ? w->cg : cg, w && w->cg->backend == BACKEND_V1, &s);
         cgroup_free(cg);
+        if (w && cgroup_stat_files_stale(w->cg))
+                /* Opened anew at the next call. */
+                stat_cache_forget(e, w);
 
         if (w) {
                 s.monitored = true;
@@ -706,48 +889,54 @@ int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *
         return 0;
 }
 
+/* Not stopping nor stopped: what lookup() answers, without hashing the
+ * path again. */
+static bool worker_active(Worker *w) {
+        pthread_mutex_lock(&w->lock);
+        bool gone = w->exited || w->stop_requested;
+        pthread_mutex_unlock(&w->lock);
+        return !gone;
+}
+
 unsigned engine_monitored_count(Engine *e) {
-        GHashTableIter it;
-        gpointer k, v;
         unsigned n = 0;
 
-        g_hash_table_iter_init(&it, workers_of(e));
-        while (g_hash_table_iter_next(&it, &k, &v))
-                if (lookup(e, k))
+        for (Worker *w = e->order_head; w; w = w->order_next)
+                if (worker_active(w))
                         n++;
         return n;
 }
 
-static gint by_seq(gconstpointer a, gconstpointer b) {
-        const Worker *x = *(Worker *const *) a, *y = *(Worker *const *) b;
-        return x->seq < y->seq ? -1 : x->seq > y->seq;
+int engine_foreach_monitored(Engine *e, int (*f)(const char *path, void *userdata), void *userdata) {
+        for (Worker *w = e->order_head; w; w = w->order_next) {
+                if (!worker_active(w))
+                        continue;
+                int r = f(w->cg->path, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int engine_list_monitored(Engine *e, char ***ret) {
-        GPtrArray *arr = g_ptr_array_new();
-        GHashTableIter it;
-        gpointer k, v;
+        size_t n = 0, i = 0;
         char **l;
 
-        g_hash_table_iter_init(&it, workers_of(e));
-        while (g_hash_table_iter_next(&it, &k, &v))
-                if (lookup(e, k))
-                        g_ptr_array_add(arr, v);
-        g_ptr_array_sort(arr, by_seq);
-        l = calloc(arr->len + 1, sizeof(char *));
-        if (!l) {
-                g_ptr_array_unref(arr);
+        for (Worker *w = e->order_head; w; w = w->order_next)
+                n++;
+        l = calloc(n + 1, sizeof(char *));
+        if (!l)
                 return -ENOMEM;
-        }
-        for (guint i = 0; i < arr->len; i++) {
-                l[i] = strdup(((Worker *) arr->pdata[i])->cg->path);
+        for (Worker *w = e->order_head; w; w = w->order_next) {
+                if (!worker_active(w))
+                        continue;
+                l[i] = strdup(w->cg->path);
                 if (!l[i]) {
                         engine_strv_free(l);
-                        g_ptr_array_unref(arr);
                         return -ENOMEM;
                 }
+                i++;
         }
-        g_ptr_array_unref(arr);
         *ret = l;
         return 0;
 }
@@ -840,13 +1029,25 @@ int engine_thaw_paths(Engine *e, char **paths) {
         return n;
 }
 
-typedef struct LadderRequest {
+struct LadderRequest {
+        LadderRequest *next;
         uint64_t seq;          /* the worker's */
         uint64_t generation;
         int dirfd;             /* a dup of the cgroup's */
         uint64_t thresholds[V1_LADDER];
         unsigned n;
-} LadderRequest;
+};
+
+/* The oldest request, or NULL. Caller holds ladder_lock. */
+static LadderRequest *ladder_pop(Engine *e) {
+        LadderRequest *rq = e->ladder_head;
+        if (rq) {
+                e->ladder_head = rq->next;
+                if (!e->ladder_head)
+                        e->ladder_tail = &e->ladder_head;
+        }
+        return rq;
+}
 
 static int register_ladder(const LadderRequest *rq) {
         Cgroup cg = { .backend = BACKEND_V1, .dirfd = rq->dirfd };
@@ -904,13 +1105,13 @@ static void *registrar_main(void *userdata) {
                 LadderRequest *rq;
 
                 pthread_mutex_lock(&e->ladder_lock);
-                while (!e->ladder_stop && g_queue_is_empty(e->ladder_queue))
+                while (!e->ladder_stop && !e->ladder_head)
                         pthread_cond_wait(&e->ladder_cond, &e->ladder_lock);
                 if (e->ladder_stop) {
                         pthread_mutex_unlock(&e->ladder_lock);
                         break;
                 }
-                rq = g_queue_pop_head(e->ladder_queue);
+                rq = ladder_pop(e);
                 pthread_mutex_unlock(&e->ladder_lock);
 
                 int efd = register_ladder(rq);
@@ -962,20 +1163,28 @@ int engine_request_ladder(Engine *e, Worker *w, uint64_t generation, const uint6
         if (r == 0) {
                 /* A newer request of the same worker supersedes one still
                  * queued (not one being registered): drop it. */
-                for (GList *it = ((GQueue *) e->ladder_queue)->head; it; it = it->next) {
-                        LadderRequest *q = it->data;
+                for (LadderRequest **p = &e->ladder_head; *p; p = &(*p)->next) {
+                        LadderRequest *q = *p;
                         if (q->seq == rq->seq) {
+                                *p = q->next;
+                                if (e->ladder_tail == &q->next)
+                                        e->ladder_tail = p;
                                 close(q->dirfd);
                                 free(q);
-                                g_queue_delete_link(e->ladder_queue, it);
                                 break;
                         }
                 }
                 /* A burst is on: ahead of every idle cgroup's ladder. */
-                if (urgent)
-                        g_queue_push_head(e->ladder_queue, rq);
-                else
-                        g_queue_push_tail(e->ladder_queue, rq);
+                if (urgent) {
+                        rq->next = e->ladder_head;
+                        e->ladder_head = rq;
+                        if (e->ladder_tail == &e->ladder_head)
+                                e->ladder_tail = &rq->next;
+                } else {
+                        rq->next = NULL;
+                        *e->ladder_tail = rq;
+                        e->ladder_tail = &rq->next;
+                }
                 pthread_cond_signal(&e->ladder_cond);
         }
         pthread_mutex_unlock(&e->ladder_lock);
@@ -990,8 +1199,6 @@ void engine_stop_registrar(Engine *e) {
         LadderRequest *rq;
         bool started;
 
-        if (!e->ladder_queue)
-                return;
         pthread_mutex_lock(&e->ladder_lock);
         e->ladder_stop = true;
         started = e->ladder_thread_started;
@@ -1000,7 +1207,7 @@ void engine_stop_registrar(Engine *e) {
         pthread_mutex_unlock(&e->ladder_lock);
         if (started)
                 pthread_join(e->ladder_thread, NULL);
-        while ((rq = g_queue_pop_head(e->ladder_queue))) {
+        while ((rq = ladder_pop(e))) {
                 close(rq->dirfd);
                 free(rq);
         }

@@ -124,7 +124,7 @@ static void publish(Worker *w, WorkerLocal *l) {
 }
 
 static void arm_shrink(WorkerLocal *l) {
-        l->deadline = now_usec() + limits_shrink_timeout_usec(l->t, l->nic);
+        l->deadline = engine_timer_deadline(now_usec(), limits_shrink_timeout_usec(l->t, l->nic));
 }
 
 /* Grants are whole pages: the pool may hand out an odd remainder. */

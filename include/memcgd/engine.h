@@ -367,4 +367,8 @@ bool engine_is_monitored(Engine *e, const char *path);
  * engine_strv_free), in monitor order. */
 unsigned engine_monitored_count(Engine *e);
 int engine_list_monitored(Engine *e, char ***ret);
+/* Calls f for each monitored cgroup, in monitor order, with its path
+ * (borrowed for the call); stops at the first negative return of f and
+ * returns it, else 0. Main thread only; f must not monitor or unmonitor. */
+int engine_foreach_monitored(Engine *e, int (*f)(const char *path, void *userdata), void *userdata);
 void engine_strv_free(char **l);
