@@ -45,6 +45,7 @@ static const KeyDef keys[] = {
         { "Oom", "DecisionTimeout", KEY_DURATION, CFG_OFF(engine.oom_decision_timeout_usec) },
         { "Oom", "EmergencyMax", KEY_SIZE, CFG_OFF(engine.oom_emergency_max_bytes) },
         { "Oom", "EventInterval", KEY_DURATION, CFG_OFF(engine.oom_event_interval_usec) },
+        { "Oom", "HoldAtLimit", KEY_BOOL, CFG_OFF(engine.v1_hold_at_limit) },
         { "Pressure", "Enabled", KEY_BOOL, SPECIAL },
         { "Pressure", "QuietTime", KEY_DURATION, CFG_OFF(engine.pressure_quiet_usec) },
         { "Pressure", "ReclaimInterval", KEY_DURATION, CFG_OFF(engine.reclaim_interval_usec) },

@@ -23,6 +23,7 @@ void engine_config_init_default(EngineConfig *c) {
         *c = (EngineConfig) {
                 .oom_decision_timeout_usec = UINT64_C(30000000),
                 .oom_event_interval_usec = UINT64_C(100000),
+                .v1_hold_at_limit = true,
         };
         tunables_init_default(&c->tunables);
 }

@@ -195,7 +195,10 @@ int main(int argc, char *argv[]) {
                 if (r >= 0) {
                         g_autoptr(GPtrArray) paths = g_ptr_array_new();
                         for (size_t i = 0; i < s.n_monitored; i++)
-                                if (s.monitored[i].oom_policy != OOM_POLICY_KILL)
+                                /* The kill policy holds tasks at the limit
+                                 * on v1 only (HoldAtLimit=). */
+                                if (s.monitored[i].oom_policy != OOM_POLICY_KILL ||
+                                    (cfg.engine.v1_hold_at_limit && engine_backend(engine) == BACKEND_V1))
                                         g_ptr_array_add(paths, s.monitored[i].path);
                         g_ptr_array_add(paths, NULL);
                         r = engine_thaw_paths(engine, (char **) paths->pdata);

@@ -54,10 +54,11 @@ typedef struct WorkerLocal {
         uint64_t decision_deadline;
         uint64_t retry_deadline;    /* a denied grow retried after others gave slack back */
         unsigned retries;
-        bool retry_emergency;
+        bool retry_at_limit;        /* the retry is for tasks at the hard limit (on_limit_hit) */
         bool last_grow_denied;
         bool exhausted_announced;
         uint64_t near_until;          /* v1: re-check the line until then */
+        uint64_t near_fast_until;     /* v1: every V1_RECHECK_FAST_USEC until then */
 
         /* Pressure and reclaim requests. */
         PressureWatch pw;
@@ -536,9 +537,19 @@ static uint64_t pressure_deadline(const WorkerLocal *l) {
         return d < t ? d : t;
 }
 
-/* Returns the bytes granted and applied. `emergency`: the grow policy at
- * the hard limit, a step bounded by oom_emergency_max_bytes. */
-static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
+/* Why a grow is asked for. */
+typedef enum GrowCause {
+        GROW_AT_LINE,   /* usage crossed the high line */
+        GROW_AT_LIMIT,  /* v1: tasks wait at the hard limit (held there, kill policy) */
+        GROW_EMERGENCY, /* the grow policy at the hard limit */
+} GrowCause;
+
+/* Returns the bytes granted and applied. GROW_EMERGENCY: a step bounded
+ * by oom_emergency_max_bytes. A denied grow at the limit is retried
+ * through on_limit_hit(), which knows what the policy does once growth
+ * is impossible. */
+static uint64_t grow(Worker *w, WorkerLocal *l, GrowCause cause) {
+        bool emergency = cause == GROW_EMERGENCY;
         uint64_t delta = limits_grow_delta(l->t, l->max);
         uint64_t cap = w->engine->config.oom_emergency_max_bytes;
         uint64_t granted;
@@ -559,7 +570,7 @@ static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
                 if (l->retries < RETRIES && (l->retries > 0 || engine_squeeze_others(w->engine, w) > 0)) {
                         l->retries++;
                         l->retry_deadline = now_usec() + RETRY_USEC;
-                        l->retry_emergency = emergency;
+                        l->retry_at_limit = cause != GROW_AT_LINE;
                 } else {
                         /* Once per shortage, not at every breach of it. */
                         if (!l->exhausted_announced)
@@ -585,11 +596,15 @@ static uint64_t grow(Worker *w, WorkerLocal *l, bool emergency) {
                          * retry re-reads usage and grows only if needed. */
                         if (l->retry_deadline == NEVER) {
                                 l->retry_deadline = now_usec() + RETRY_USEC;
-                                l->retry_emergency = emergency;
+                                l->retry_at_limit = cause != GROW_AT_LINE;
                         }
                 } else {
                         l->granted += granted;
                         l->last_grow = now_usec();
+                        /* The kill policy's hold comes back with growth. */
+                        if (l->kill_fallback && l->policy == OOM_POLICY_KILL && granted == delta &&
+                            cgroup_v1_set_oom_kill_disable(w->cg, true) == 0)
+                                l->kill_fallback = false;
                         pthread_mutex_lock(&w->lock);
                         w->limit_increases++;
                         if (emergency)
@@ -615,12 +630,23 @@ static bool breached(const Worker *w, const WorkerLocal *l, uint64_t usage) {
         return usage + tol >= l->high;
 }
 
-/* v1: a threshold fired with usage just under the line (the crossing was
- * real, but uncharges in between put the usage read a moment later a
- * little below it). The kernel counts that crossing as done and will not
- * tell again for this line until usage drops below it, and the next
- * threshold is above max: so look again every 20 ms for up to 2 s while
- * usage stays within 1/8 of the line. */
+/* v1: a threshold fired with usage just under the line. The crossing was
+ * real, but the usage read a moment later can be a little below it: the
+ * kernel charges in batches of 64 pages through per-CPU stocks, and a
+ * stock drained in between (another memcg charging on that CPU, the
+ * worker's own reads included) uncharges what was not used yet - one
+ * page below the line was seen at the start of most lost B2 trials with
+ * normal-priority workers. The kernel counts that crossing as done and
+ * will not tell again for this line until usage drops below it, and the
+ * next threshold may be at max: so look again every 500 us for 10 ms (a
+ * burst at 1-2 GB/s crosses the gap in 4-8 ms, and usage just under the
+ * line means it is nearly there), then every 20 ms for up to 2 s, while
+ * usage stays within 1/8 of the line. A threshold registration makes the
+ * kernel re-check its lines too, so a settled cgroup near its line costs
+ * 20 usage reads per registration, not a grow: only a read at or above
+ * the line grows. */
+#define V1_RECHECK_FAST_USEC 500
+#define V1_RECHECK_FAST_FOR_USEC (10 * 1000)
 #define V1_RECHECK_USEC (20 * 1000)
 #define V1_RECHECK_FOR_USEC (2 * 1000 * 1000)
 static bool v1_near_line(const WorkerLocal *l, uint64_t usage) {
@@ -672,8 +698,8 @@ static void leave_waiting(Worker *w, WorkerLocal *l) {
 }
 
 /* v1 with oom_kill_disable: let the kernel kill now (the decision timed
- * out, or the grow policy found no memory). Set again once the OOM is
- * over. */
+ * out, or the grow or kill policy found no memory). Set again once the
+ * OOM is over (grow), or once a growth step is granted again (kill). */
 static void v1_let_kernel_kill(Worker *w, WorkerLocal *l) {
         if (w->cg->backend != BACKEND_V1 || !l->okd_set)
                 return;
@@ -686,8 +712,16 @@ static void v1_let_kernel_kill(Worker *w, WorkerLocal *l) {
 static void on_limit_hit(Worker *w, WorkerLocal *l) {
         switch (l->policy) {
         case OOM_POLICY_GROW:
-                if (grow(w, l, true) == 0 && l->retries == 0)
+                if (grow(w, l, GROW_EMERGENCY) == 0 && l->retries == 0)
                         /* Denied, retries spent: the kernel's default. */
+                        v1_let_kernel_kill(w, l);
+                break;
+        case OOM_POLICY_KILL:
+                /* v1, held at the limit (HoldAtLimit=): the tasks outran
+                 * the reaction to the high line. The step they would
+                 * have had, from the budget; once growth is denied and
+                 * the retries are spent, the kernel kills. */
+                if (l->okd_set && !l->kill_fallback && grow(w, l, GROW_AT_LIMIT) == 0 && l->retries == 0)
                         v1_let_kernel_kill(w, l);
                 break;
         case OOM_POLICY_FREEZE:
@@ -719,7 +753,7 @@ static int grow_while_breached(Worker *w, WorkerLocal *l, uint64_t *usage) {
                         w->high_breaches++;
                         pthread_mutex_unlock(&w->lock);
                 }
-                if (grow(w, l, false) == 0)
+                if (grow(w, l, GROW_AT_LINE) == 0)
                         break; /* nothing granted: growing again cannot help */
         }
         return 0;
@@ -771,7 +805,13 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
                         /* v1's under_oom is 0/1: count the times it began. */
                         note_oom(w, l, OOM_KIND_OOM, l->oom_count[OOM_KIND_OOM] + 1);
                         limit_hit = true;
-                } else if (l->kill_fallback) {
+                } else if (l->kill_fallback && l->policy != OOM_POLICY_KILL) {
+                        /* The grow policy holds again for the next OOM.
+                         * The kill policy only once a step is granted
+                         * again (grow()): while the budget denies, held
+                         * tasks would only wait to be killed, and the
+                         * kernel would fail their system calls' charges
+                         * with ENOMEM meanwhile instead of killing. */
                         if (cgroup_v1_set_oom_kill_disable(w->cg, true) == 0)
                                 l->kill_fallback = false;
                 }
@@ -817,9 +857,11 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
 
         if (w->cg->backend == BACKEND_V1 && threshold_fired && !breached(w, l, usage) && v1_near_line(l, usage) &&
             l->retry_deadline == NEVER) {
-                l->near_until = now_usec() + V1_RECHECK_FOR_USEC;
-                l->retry_emergency = false;
-                l->retry_deadline = now_usec() + V1_RECHECK_USEC;
+                uint64_t now = now_usec();
+                l->near_until = now + V1_RECHECK_FOR_USEC;
+                l->near_fast_until = now + V1_RECHECK_FAST_FOR_USEC;
+                l->retry_at_limit = false;
+                l->retry_deadline = now + V1_RECHECK_FAST_USEC;
         }
         return 0;
 }
@@ -879,7 +921,7 @@ static void retry_grow(Worker *w, WorkerLocal *l) {
         uint64_t usage;
 
         l->retry_deadline = NEVER;
-        if (l->retry_emergency) {
+        if (l->retry_at_limit) {
                 /* Still at the limit? v1: still under OOM. */
                 if (w->cg->backend == BACKEND_V1 && (cgroup_read_events(w->cg, &ev) < 0 || !ev.oom)) {
                         l->retries = 0;
@@ -891,13 +933,14 @@ static void retry_grow(Worker *w, WorkerLocal *l) {
         if (cgroup_read_usage(w->cg, &usage) < 0)
                 return;
         if (!breached(w, l, usage)) {
+                uint64_t now = now_usec();
                 l->retries = 0;
-                if (w->cg->backend == BACKEND_V1 && now_usec() < l->near_until && v1_near_line(l, usage))
-                        l->retry_deadline = now_usec() + V1_RECHECK_USEC;
+                if (w->cg->backend == BACKEND_V1 && now < l->near_until && v1_near_line(l, usage))
+                        l->retry_deadline = now + (now < l->near_fast_until ? V1_RECHECK_FAST_USEC : V1_RECHECK_USEC);
                 return;
         }
         l->near_until = 0;
-        (void) grow(w, l, false);
+        (void) grow(w, l, GROW_AT_LINE);
         if (w->cg->backend == BACKEND_V2 && l->policy == OOM_POLICY_FREEZE && l->last_grow_denied &&
             l->retries == 0 && !l->waiting && usage + (l->max - l->high) / 2 >= l->max)
                 enter_waiting(w, l);
@@ -992,15 +1035,25 @@ static void decision_timeout(Worker *w, WorkerLocal *l) {
         leave_waiting(w, l);
 }
 
-/* Writes what the policy needs (v1: oom_kill_disable for grow and freeze,
- * so allocating tasks sleep at the limit instead of dying). */
+/* v1: whether tasks at the hard limit sleep (oom_kill_disable) until
+ * memcgd decides. Grow and freeze need it; the kill policy too, unless
+ * HoldAtLimit=no: a burst that outruns the reaction to the high line
+ * then waits for the step it would have had instead of being killed,
+ * and the kernel kills only once growth is denied. */
+static bool policy_holds(const Worker *w, OomPolicy p) {
+        return p != OOM_POLICY_KILL || w->engine->config.v1_hold_at_limit;
+}
+
+/* Writes what the policy needs (v1: oom_kill_disable where
+ * policy_holds(), so allocating tasks sleep at the limit instead of
+ * dying). */
 static void apply_policy(Worker *w, WorkerLocal *l, OomPolicy p) {
         if (l->waiting && p != OOM_POLICY_FREEZE)
                 leave_waiting(w, l);
         l->policy = p;
         if (w->cg->backend != BACKEND_V1)
                 return;
-        bool want = p != OOM_POLICY_KILL;
+        bool want = policy_holds(w, p);
         if (want == l->okd_set && !l->kill_fallback)
                 return;
         int r = cgroup_v1_set_oom_kill_disable(w->cg, want ? true : l->original_okd);
@@ -1104,7 +1157,7 @@ static int start(Worker *w, WorkerLocal *l, MemcgError *err) {
                 /* After a crash, a grow or freeze policy's own setting is
                  * what the file shows, not the cgroup's: the kernel's
                  * default is what Unmonitor gives back then. */
-                if ((w->flags & ENGINE_MONITOR_REATTACH) && w->oom_policy != OOM_POLICY_KILL)
+                if ((w->flags & ENGINE_MONITOR_REATTACH) && policy_holds(w, w->oom_policy))
                         l->original_okd = false;
         }
 

@@ -216,6 +216,11 @@ typedef struct EngineConfig {
         uint64_t oom_emergency_max_bytes;
         uint64_t oom_decision_timeout_usec;
         uint64_t oom_event_interval_usec;
+        /* v1, kill policy: tasks that reach the hard limit before the
+         * worker raised it sleep there (oom_kill_disable) until it does;
+         * the kernel kills only once growth is denied. false: the kernel
+         * kills at the limit at once. (Default true.) */
+        bool v1_hold_at_limit;
         /* Pressure (pressure.c): watch each monitored cgroup's memory
          * pressure with one extra fd per worker; a level drops only after
          * pressure_quiet_usec below it (0 = 5 s). */

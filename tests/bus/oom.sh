@@ -9,7 +9,8 @@
 #   the decision timeout (DecisionTimeout= from --config) kills the child,
 #   TasksKilled(cause "timeout");
 #   kill: the kernel kills the child at an exhausted budget, exactly one Oom
-#   "oom_kill", TasksKilled(cause "kernel") names it;
+#   "oom_kill", TasksKilled(cause "kernel") names it; v1 held the tasks at
+#   the limit (oom_kill_disable) while growth was possible, not after;
 #   a memcgd killed while a cgroup waits: `memcgd --thaw` (the unit's
 #   ExecStopPost=) gives the kernel its OOM killer back; a memcgd started
 #   again re-adopts the cgroup with its policy and does not leave it stuck.
@@ -297,8 +298,12 @@ sleep 1
 assert_eq "exactly one Oom oom_kill for $K" 1 "$(signals Oom "$K" | awk -F'\t' '$2 == "oom_kill"' | wc -l)"
 assert_eq "exactly one TasksKilled for $K" 1 "$(signals TasksKilled "$K" | wc -l)"
 assert_eq "no frozen for the kill policy" 0 "$(signals Oom "$K" | awk -F'\t' '$2 == "frozen"' | wc -l)"
-assert_eq "v1: oom_kill_disable stays 0 under the kill policy" 0 "$(okd "$K")"
+# HoldAtLimit=yes (the default): the child waited at the limit while
+# growth was possible; the kernel killed once memcgd let it, and there is
+# no hold while the budget denies growth.
+assert_eq "v1: oom_kill_disable 0 while the budget denies the kill policy's growth" 0 "$(okd "$K")"
 mgr root Unmonitor s "$K" >/dev/null || fail "Unmonitor $K" "$(cat "$BUS_TMP/last.err")"
+assert_eq "Unmonitor $K: oom_kill_disable back to 0" 0 "$(okd "$K")"
 
 # ===========================================================================
 say "== memcgd killed while a cgroup waits; memcgd --thaw"

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* OOM policies against the real kernel (v1 here, v2 in the VM): kill
- * announces exactly one oom_kill naming the child; grow keeps the same
+ * announces exactly one oom_kill naming the child; on v1 it holds tasks
+ * that outrun the reaction at the limit until the step comes (and without
+ * HoldAtLimit the same workload dies); grow keeps the same
  * kind of workload alive with emergency grants; freeze stops the task,
  * announces it, and a decision (raise) or its timeout (kill) ends the
  * wait; a denied grow takes slack back from an idle cgroup; a storm of
@@ -133,6 +135,12 @@ static void tight(EngineConfig *c) {
         c->tunables.high_ratio_threshold = UINT64_C(1) << 50;
 }
 
+static bool okd_is(const char *cg_abs, int want) {
+        char buf[256], line[32];
+        snprintf(line, sizeof(line), "oom_kill_disable %d", want);
+        return cg_read(cg_abs, "memory.oom_control", buf, sizeof(buf)) > 0 && strstr(buf, line) != NULL;
+}
+
 static void test_kill(const char *root) {
         char rel[256], abs_[4352];
         EngineConfig cfg;
@@ -155,9 +163,70 @@ static void test_kill(const char *root) {
         check(s.oom_kill_events == 1, "kill policy: exactly one oom_kill event (%u)", s.oom_kill_events);
         check(s.killed_pid == (uint32_t) child, "kill policy: it names the child %d (%u)", child, s.killed_pid);
         check(cg_oom_kills(b, abs_) == 1, "kill policy: the kernel counted one kill");
+        if (b == BACKEND_V1)
+                check(okd_is(abs_, 0), "kill policy: no hold at the limit (oom_kill_disable 0) while the budget "
+                                       "denies growth");
         unmonitor(e, rel);
         engine_free(e);
         remove_memcg(root, abs_);
+}
+
+/* v1, kill policy, HoldAtLimit= (the default): with a one-page gap the
+ * child reaches its hard limit before the high line is noticed, every
+ * step. Held there (oom_kill_disable), it gets the step it would have had
+ * and allocates 256 MiB without a kill; with HoldAtLimit=no the same
+ * workload is killed, which shows what the hold does. Unmonitor gives
+ * oom_kill_disable back. (v2 cannot hold a task at the limit: throttling
+ * above memory.high buys the time there.) */
+static void test_kill_hold(const char *root) {
+        char rel[256], abs_[4352];
+        EngineConfig cfg;
+
+        for (int hold = 1; hold >= 0; hold--) {
+                engine_config_init_default(&cfg);
+                cfg.budget_bytes = 1024 * MIB;
+                tight(&cfg);
+                cfg.v1_hold_at_limit = hold;
+                Engine *e = start_engine(&cfg);
+                Backend b = engine_backend(e);
+                Seen s = {};
+                if (b != BACKEND_V1) {
+                        printf("kill hold: not on v2 (cgroup v2 cannot hold a task at its limit)\n");
+                        engine_free(e);
+                        return;
+                }
+                make_memcg(root, hold ? "oom-hold" : "oom-nohold", rel, sizeof(rel), abs_, sizeof(abs_));
+                check(monitor_flags(e, rel, 64 * MIB, OOM_POLICY_KILL, 0, &s),
+                      "kill policy, HoldAtLimit=%s: monitored at 64 MiB, one-page gap", hold ? "yes" : "no");
+                check(okd_is(abs_, hold), "kill policy, HoldAtLimit=%s: oom_kill_disable is %d while monitored",
+                      hold ? "yes" : "no", hold);
+                pid_t child = spawn_allocator(abs_, 256 * MIB, 16 * MIB, 0, 0);
+                watched_child = child;
+                int status = wait_child(e, rel, &s, child, 60);
+                for (int i = 0; i < 5; i++)
+                        drain(e, rel, &s, 50);
+                char buf[64] = "";
+                (void) cg_read(abs_, "memory.failcnt", buf, sizeof(buf));
+                uint64_t kills = cg_oom_kills(b, abs_);
+                printf("kill policy, HoldAtLimit=%s: %u grows, %u emergency, failcnt %s", hold ? "yes" : "no",
+                       s.grows, s.emergency, buf);
+                if (hold) {
+                        check(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                              "kill policy held: the child allocated 256 MiB and exited 0 (status %#x)", status);
+                        check(kills == 0 && s.oom_kill_events == 0, "kill policy held: no OOM kill (%llu)",
+                              (unsigned long long) kills);
+                        check(s.grows >= 4 && s.emergency == 0,
+                              "kill policy held: it grew by normal steps (%u), no emergency grant", s.grows);
+                } else
+                        check(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && kills >= 1,
+                              "kill policy, HoldAtLimit=no: the same workload is OOM-killed (status %#x, %llu kills)",
+                              status, (unsigned long long) kills);
+                unmonitor(e, rel);
+                check(okd_is(abs_, 0), "kill policy, HoldAtLimit=%s: oom_kill_disable 0 after Unmonitor",
+                      hold ? "yes" : "no");
+                engine_free(e);
+                remove_memcg(root, abs_);
+        }
 }
 
 /* v1: the child is already asleep at its hard limit when monitoring
@@ -366,16 +435,24 @@ static void test_storm(const char *root) {
         }
         usleep(300 * 1000);
         uint64_t t0 = mono_usec();
-        unsigned spawned = 0, reaped = 0;
+        unsigned spawned = 0, reaped = 0, ended_killed = 0, ended_ok = 0, ended_other = 0;
         while (spawned < total || reaped < spawned) {
                 while (spawned < total && spawned - reaped < 32) {
                         spawn_allocator(abs_, 16 * MIB, 16 * MIB, 0, 0);
                         spawned++;
                 }
                 pid_t got;
-                while ((got = waitpid(-1, NULL, WNOHANG)) > 0)
-                        if (got != holder)
+                int ws;
+                while ((got = waitpid(-1, &ws, WNOHANG)) > 0)
+                        if (got != holder) {
                                 reaped++;
+                                if (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL)
+                                        ended_killed++;
+                                else if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
+                                        ended_ok++;
+                                else
+                                        ended_other++;
+                        }
                 struct pollfd p = { .fd = engine_event_fd(e), .events = POLLIN };
                 EngineEvent ev;
                 (void) poll(&p, 1, 1);
@@ -402,6 +479,7 @@ static void test_storm(const char *root) {
         waitpid(holder, NULL, 0);
         printf("storm: %llu OOM kills in %.1f s -> %u Oom events; GetStats mean %.3f ms, worst %.3f ms over %u calls\n",
                (unsigned long long) kills, secs, events, sum_ms / samples, worst_ms, samples);
+        printf("storm: children ended: %u SIGKILL, %u exit 0, %u otherwise\n", ended_killed, ended_ok, ended_other);
         check(kills >= total * 9 / 10, "storm: the kernel killed %llu of %u children", (unsigned long long) kills,
               total);
         /* At most one event per kind per 100 ms interval (3 kinds), plus
@@ -432,6 +510,8 @@ int main(int argc, char **argv) {
         const char *only = argc > 1 ? argv[1] : NULL;
         if (!only || !strcmp(only, "kill"))
                 test_kill(root);
+        if (!only || !strcmp(only, "hold"))
+                test_kill_hold(root);
         if (!only || !strcmp(only, "grow"))
                 test_grow(root);
         if (!only || !strcmp(only, "freeze"))
