@@ -334,12 +334,14 @@ int manager_save_state(Manager *m) {
         return r;
 }
 
-void manager_send_changed(Manager *m) {
+/* `recount`: the monitored set may have changed (counting walks every
+ * record; a drain of limit changes alone cannot change it). */
+static void send_changed(Manager *m, bool recount) {
         const char *names[4];
         size_t n = 0;
         uint64_t budget = engine_budget_total(m->engine);
         uint64_t granted = engine_budget_granted(m->engine);
-        unsigned count = manager_active_count(m);
+        unsigned count = recount ? manager_active_count(m) : m->shown_count;
 
         if (budget != m->shown_budget)
                 names[n++] = "BudgetBytes";
@@ -358,6 +360,10 @@ void manager_send_changed(Manager *m) {
                                                     (char **) names);
         if (r < 0)
                 log_warning("Failed to emit PropertiesChanged on %s: %s", MEMCGD_MANAGER_PATH, strerror(-r));
+}
+
+void manager_send_changed(Manager *m) {
+        send_changed(m, true);
 }
 
 /* A shrink posts LIMIT_CHANGED after lowering the limit and before
@@ -648,7 +654,7 @@ static const char *request_type_name(RequestType t) {
 
 /* Phase 2: the records follow the events. Returns whether the state file
  * must be rewritten. */
-static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot) {
+static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot, GPtrArray *owed) {
         MonitoredCgroup *c = ev->path ? manager_get_cgroup(m, ev->path) : NULL;
         Request *req;
 
@@ -657,6 +663,8 @@ static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot) {
                 if (c) {
                         c->max = ev->new_max;
                         c->high = ev->new_high;
+                        if (!c->limits_changed && !c->oom_changed)
+                                g_ptr_array_add(owed, c);
                         c->limits_changed = true;
                 }
                 return false;
@@ -664,6 +672,8 @@ static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot) {
         case ENGINE_EVENT_OOM:
                 if (c && (ev->oom_kind == OOM_KIND_FROZEN || ev->oom_kind == OOM_KIND_RESOLVED)) {
                         c->oom_waiting = ev->oom_kind == OOM_KIND_FROZEN;
+                        if (!c->limits_changed && !c->oom_changed)
+                                g_ptr_array_add(owed, c);
                         c->oom_changed = true;
                 }
                 return false;
@@ -802,15 +812,20 @@ static void emit_event(Manager *m, EngineEvent *ev, Slot *slot) {
 
 static void process_events(Manager *m, EngineEvent *evs, size_t n) {
         g_autofree Slot *slots = g_new0(Slot, n);
-        bool dirty = false, limits = false;
+        /* The cgroups owed a PropertiesChanged: a drain carries a few
+         * events, and walking all of thousands of cgroups after each
+         * showed in the idle daemon's profile. */
+        g_autoptr(GPtrArray) owed = g_ptr_array_new();
+        bool dirty = false, limits = false, members = false;
 
         coalesce(evs, slots, n);
 
         for (size_t i = 0; i < n; i++) {
                 if (slots[i].skip)
                         continue;
-                dirty |= apply_event(m, &evs[i], &slots[i]);
+                dirty |= apply_event(m, &evs[i], &slots[i], owed);
                 limits |= evs[i].type == ENGINE_EVENT_LIMIT_CHANGED || evs[i].type == ENGINE_EVENT_STOPPED;
+                members |= evs[i].type == ENGINE_EVENT_REQUEST_DONE || evs[i].type == ENGINE_EVENT_STOPPED;
         }
 
         /* Saved before any reply leaves: a caller that saw its Monitor
@@ -824,11 +839,13 @@ static void process_events(Manager *m, EngineEvent *evs, size_t n) {
                 emit_event(m, &evs[i], &slots[i]);
         }
 
-        /* One PropertiesChanged per object and drain. */
-        GHashTableIter it;
-        MonitoredCgroup *c;
-        g_hash_table_iter_init(&it, m->cgroups);
-        while (g_hash_table_iter_next(&it, NULL, (void **) &c)) {
+        /* One PropertiesChanged per object and drain; not for a record
+         * that stopped in the same drain (no longer in the table, freed
+         * below). */
+        for (guint i = 0; i < owed->len; i++) {
+                MonitoredCgroup *c = owed->pdata[i];
+                if (manager_get_cgroup(m, c->path) != c)
+                        continue;
                 if (c->oom_changed) {
                         c->oom_changed = false;
                         if (c->exported)
@@ -844,7 +861,7 @@ static void process_events(Manager *m, EngineEvent *evs, size_t n) {
                 if (r < 0)
                         log_debug("Failed to emit PropertiesChanged on %s: %s", c->object_path, strerror(-r));
         }
-        manager_send_changed(m);
+        send_changed(m, members);
         if (limits)
                 schedule_recheck(m);
 

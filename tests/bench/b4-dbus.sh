@@ -70,18 +70,25 @@ polkit_add_rule "$RULE" 'polkit.addRule(function(action, subject) {
 
 RESULTS=$BUS_TMP/b4.jsonl
 : >"$RESULTS"
+# CPU time (user + system, clock ticks) a process has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
 measure() { # LABEL CALLER ARGS...
-        local label=$1 who=$2 out
+        local label=$1 who=$2 out m0 d0 m1 d1
         shift 2
+        m0=$(cpu_ticks "$MEMCGD_PID") d0=$(cpu_ticks "$BUS_DBUS_PID")
         if [ "$who" = user ]; then
                 out=$(as_user "$CLIENT" "$@" 2>>"$BUS_TMP/client.err")
         else
                 out=$("$CLIENT" "$@" 2>>"$BUS_TMP/client.err")
         fi
+        m1=$(cpu_ticks "$MEMCGD_PID") d1=$(cpu_ticks "$BUS_DBUS_PID")
         if [ -z "$out" ]; then
                 fail "$label: the client printed nothing" "$(tail -n 3 "$BUS_TMP/client.err")"
                 return
         fi
+        # Where the time of a call goes: memcgd's and dbus-daemon's CPU.
+        out="${out%\}},\"memcgd_cpu_us\":$(((m1 - m0) * TICK_US)),\"dbus_daemon_cpu_us\":$(((d1 - d0) * TICK_US))}"
         printf '{"label":"%s","caller":"%s","result":%s}\n' "$label" "$who" "$out" >>"$RESULTS"
         say "  $label ($who): $out"
 }
@@ -108,7 +115,11 @@ def get(label, inflight, caller="root"):
     return None
 table = []
 print("\nB4 D-Bus throughput (private dbus-daemon, memcgd --log-level=warning; calls/s; ratio to Peer.Ping in the same run)")
-print("%-30s %8s %10s %9s %9s %7s %s" % ("call", "inflight", "calls/s", "p50 us", "p99 us", "ratio", "target >= 0.8"))
+print("%-30s %8s %10s %9s %9s %9s %9s %7s %s" % ("call", "inflight", "calls/s", "p50 us", "p99 us", "memcgd", "daemon",
+      "ratio", "target >= 0.8"))
+print("%-30s %8s %10s %9s %9s %9s %9s" % ("", "", "", "", "", "us/call", "us/call"))
+def per_call(r, key):
+    return r[key] / r["calls"] if r.get("calls") and key in r else None
 for inflight in (1, 64):
     pb, pa = get("ping-before", inflight), get("ping-after", inflight)
     pings = [p["rate"] for p in (pb, pa) if p]
@@ -119,12 +130,15 @@ for inflight in (1, 64):
         if not r:
             continue
         ratio = r["rate"] / ping if ping and not label.startswith("ping") else None
+        mc, dc = per_call(r, "memcgd_cpu_us"), per_call(r, "dbus_daemon_cpu_us")
         row = {"call": name, "inflight": inflight, "calls_per_second": r["rate"], "calls": r["calls"],
                "errors": r["errors"], "p50_us": r.get("p50_us"), "p99_us": r.get("p99_us"),
+               "memcgd_cpu_us_per_call": mc, "dbus_daemon_cpu_us_per_call": dc,
                "ratio_to_ping": ratio, "target_met": (ratio >= 0.8) if ratio is not None else None}
         table.append(row)
-        print("%-30s %8d %10.0f %9s %9s %7s %s" % (name, inflight, r["rate"],
+        print("%-30s %8d %10.0f %9s %9s %9s %9s %7s %s" % (name, inflight, r["rate"],
               "%.0f" % r["p50_us"] if "p50_us" in r else "-", "%.0f" % r["p99_us"] if "p99_us" in r else "-",
+              "%.1f" % mc if mc is not None else "-", "%.1f" % dc if dc is not None else "-",
               "%.2f" % ratio if ratio is not None else "-",
               "" if ratio is None else ("MET" if ratio >= 0.8 else "NOT MET")))
 for caller in ("root", "user"):

@@ -386,5 +386,33 @@ assert_eq "OomWaiting false in the end" false "$(cg_prop "$R2" OomWaiting)"
 mgr root Unmonitor s "$R2" >/dev/null || fail "Unmonitor $R2" "$(cat "$BUS_TMP/last.err")"
 assert_eq "Unmonitor $R2 after the restart: oom_kill_disable back to 0 (its value before Monitor)" 0 "$(okd "$R2")"
 
+# ===========================================================================
+say "== [Oom] HoldAtLimit= in the config file"
+memcgd_stop
+cp "$BUS_TMP/memcgd.conf" "$BUS_TMP/memcgd.conf.saved"
+printf '[Oom]\nHoldAtLimit=maybe\n' >>"$BUS_TMP/memcgd.conf"
+if timeout 10 "$MEMCGD_BIN" --config="$BUS_TMP/memcgd.conf" --state-directory="$BUS_TMP/state" --no-bus >"$BUS_TMP/badconf.log" 2>&1; then
+        fail "memcgd refuses HoldAtLimit=maybe" "it started: $(cat "$BUS_TMP/badconf.log")"
+elif grep -q "HoldAtLimit" "$BUS_TMP/badconf.log"; then
+        pass "memcgd refuses HoldAtLimit=maybe and names the key ($(grep -m1 HoldAtLimit "$BUS_TMP/badconf.log"))"
+else
+        fail "memcgd's refusal of HoldAtLimit=maybe names the key" "$(cat "$BUS_TMP/badconf.log")"
+fi
+cp "$BUS_TMP/memcgd.conf.saved" "$BUS_TMP/memcgd.conf"
+printf '[Oom]\nHoldAtLimit=no\n' >>"$BUS_TMP/memcgd.conf"
+memcgd_start
+memcg_create nohold; NH=$MEMCG
+mgr root Monitor st "$NH" $((64 * MIB)) >/dev/null || fail "Monitor $NH" "$(cat "$BUS_TMP/last.err")"
+assert_eq "kill policy with HoldAtLimit=no: oom_kill_disable stays 0" 0 "$(okd "$NH")"
+mgr root Unmonitor s "$NH" >/dev/null || fail "Unmonitor $NH" "$(cat "$BUS_TMP/last.err")"
+cp "$BUS_TMP/memcgd.conf.saved" "$BUS_TMP/memcgd.conf"
+memcgd_stop
+memcgd_start
+memcg_create hold; HO=$MEMCG
+mgr root Monitor st "$HO" $((64 * MIB)) >/dev/null || fail "Monitor $HO" "$(cat "$BUS_TMP/last.err")"
+assert_eq "kill policy by default (HoldAtLimit=yes): oom_kill_disable 1 while monitored" 1 "$(okd "$HO")"
+mgr root Unmonitor s "$HO" >/dev/null || fail "Unmonitor $HO" "$(cat "$BUS_TMP/last.err")"
+assert_eq "... and 0 after Unmonitor" 0 "$(okd "$HO")"
+
 check "the service is still up" memcgd_alive
 bus_finish

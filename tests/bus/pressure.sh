@@ -1,8 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Pressure on the real kernel (issue 5). A thrashing workload without
-# swap: a memcg held at ~64 MiB by a tight budget, a process in it
-# re-reading a 256 MiB file from the page cache (every read refaults).
+# swap: a memcg held at 72 MiB by a tight budget, two readers in it
+# re-reading a 90 MiB file, one forward (cat) and one backward (tac): small
+# enough against the limit that the kernel sees the refaults as a working
+# set thrashing, which PSI counts as a memory stall (25 % of the time
+# measured here; one reader of a 256 MiB file stalled 2.6 %, under PSI's
+# 5 % low line, and the PSI case failed now and then).
 #  1. v1 memory.pressure_level (no unified twin): Pressure signals fire,
 #     at a bounded rate, GetStats shows the level, and it returns to none
 #     after the workload ends.
@@ -12,7 +16,8 @@
 #     and a GLib program using GMemoryMonitor receives low-memory-warning.
 . "$(dirname "$0")/lib.sh"
 
-THRASH_FILE=${MEMCGD_THRASH_FILE:-/var/tmp/memcgd-test-thrash.bin}
+THRASH_FILE=${MEMCGD_THRASH_FILE:-/var/tmp/memcgd-test-thrash-90m.bin}
+THRASH_MIB=90
 QUIET=3
 
 # The private bus also takes the LowMemoryMonitor policy of the build.
@@ -28,8 +33,10 @@ BUS_NO_DAEMON=1 bus_setup
 printf '[Pressure]\nQuietTime=%ss\nLowMemoryMonitor=yes\n' "$QUIET" >>"$BUS_TMP/memcgd.conf"
 memcgd_start --budget=72M
 
-if [ ! -s "$THRASH_FILE" ] || [ "$(stat -c %s "$THRASH_FILE")" -lt $((256 * 1048576)) ]; then
-        dd if=/dev/urandom of="$THRASH_FILE" bs=1M count=256 status=none || skip "cannot write $THRASH_FILE"
+if [ ! -s "$THRASH_FILE" ] || [ "$(stat -c %s "$THRASH_FILE")" -ne $((THRASH_MIB * 1048576)) ]; then
+        # Renamed into place: another suite may be reading it right now.
+        dd if=/dev/urandom of="$THRASH_FILE.$$" bs=1M count=$THRASH_MIB status=none && mv -f "$THRASH_FILE.$$" "$THRASH_FILE" ||
+                skip "cannot write $THRASH_FILE"
 fi
 
 busctl monitor --json=short --match "type='signal',path='/org/freedesktop/LowMemoryMonitor'" \
@@ -45,7 +52,7 @@ thrash() {
         bash -c 'echo $$ >"$1/cgroup.procs" || exit 1
                  [ -z "$3" ] || echo $$ >"$3/cgroup.procs" || exit 1
                  end=$((SECONDS + $2))
-                 while [ $SECONDS -lt $end ]; do cat "$4" >/dev/null; done' _ "$MEMCG_ROOT$cg" "$secs" "$udir" "$THRASH_FILE" &
+                 while [ $SECONDS -lt $end ]; do cat "$4" >/dev/null & tac "$4" >/dev/null; wait; done' _ "$MEMCG_ROOT$cg" "$secs" "$udir" "$THRASH_FILE" &
         THRASH_PID=$!
         BUS_PIDS+=("$THRASH_PID")
 }

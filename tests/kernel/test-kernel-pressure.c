@@ -7,8 +7,12 @@
  * before anything else happens.
  *
  * The workload depends on what the kernel offers:
- *  - v1 (this host): page-cache thrashing - a 256 MiB file re-read in a
- *    memcg held near 64 MiB (every read refaults); the source is
+ *  - v1 (this host): page-cache thrashing - a 90 MiB file re-read by two
+ *    readers, one forward and one backward, in a memcg held at 72 MiB:
+ *    small enough against the limit that the kernel sees its refaults as
+ *    a working set thrashing (PSI counts that as a memory stall: 25 % of
+ *    the time measured here, where one reader of a 256 MiB file stalled
+ *    only 2.6 %, under PSI's 5 % low line); the source is
  *    memory.pressure_level, or PSI of the unified twin when
  *    KT_PRESSURE_TWIN=1 puts the child there too.
  *  - v2 (the VM, no disk: the page cache cannot be evicted there): anon
@@ -20,6 +24,7 @@
 #include "kernel-test.h"
 
 #define WORK_SECONDS 12
+#define THRASH_MIB 90
 #define QUIET_USEC (UINT64_C(3) * 1000000)
 
 typedef struct Seen {
@@ -63,25 +68,36 @@ static const char *thrash_file(void) {
         const char *dir = getenv("KT_THRASH_DIR") ?: "/var/tmp";
         struct stat st;
 
-        snprintf(path, sizeof(path), "%s/memcgd-test-thrash.bin", dir);
-        if (stat(path, &st) == 0 && (uint64_t) st.st_size >= 256 * MIB)
+        snprintf(path, sizeof(path), "%s/memcgd-test-thrash-90m.bin", dir);
+        if (stat(path, &st) == 0 && (uint64_t) st.st_size == THRASH_MIB * MIB)
                 return path;
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        /* Written beside it and renamed into place: the two v1 variants
+         * run at the same time, and one must never read the other's
+         * half-written file. */
+        char tmp[300];
+        snprintf(tmp, sizeof(tmp), "%s.%d", path, getpid());
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
                 return NULL;
         static char buf[1 << 20];
         for (size_t i = 0; i < sizeof(buf); i++)
                 buf[i] = (char) (i * 2654435761u >> 13);
-        for (int i = 0; i < 256; i++)
+        for (int i = 0; i < THRASH_MIB; i++)
                 if (write(fd, buf, sizeof(buf)) != (ssize_t) sizeof(buf)) {
                         close(fd);
+                        unlink(tmp);
                         return NULL;
                 }
         close(fd);
+        if (rename(tmp, path) < 0) {
+                unlink(tmp);
+                return NULL;
+        }
         return path;
 }
 
-/* v1: re-reads the file for WORK_SECONDS. */
+/* v1: re-reads the file for WORK_SECONDS, forward in the child and
+ * backward in a grandchild (both in the memcg). */
 static pid_t spawn_thrasher(const char *cg_abs, const char *twin_abs, const char *file) {
         pid_t pid = fork();
         if (pid != 0)
@@ -93,11 +109,21 @@ static pid_t spawn_thrasher(const char *cg_abs, const char *twin_abs, const char
                 _exit(4);
         /* Pages cached by an earlier reader stay charged to it. */
         (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        pid_t backward = fork();
         static char buf[1 << 20];
         uint64_t end = mono_usec() + WORK_SECONDS * UINT64_C(1000000);
-        while (mono_usec() < end)
-                if (read(fd, buf, sizeof(buf)) <= 0)
+        off_t size = (off_t) THRASH_MIB * (off_t) MIB, off = size;
+        while (mono_usec() < end) {
+                if (backward == 0) {
+                        off = off >= (off_t) sizeof(buf) ? off - (off_t) sizeof(buf) : size - (off_t) sizeof(buf);
+                        (void) pread(fd, buf, sizeof(buf), off);
+                } else if (read(fd, buf, sizeof(buf)) <= 0)
                         (void) lseek(fd, 0, SEEK_SET);
+        }
+        if (backward == 0)
+                _exit(0);
+        if (backward > 0)
+                (void) waitpid(backward, NULL, 0);
         _exit(0);
 }
 
@@ -145,7 +171,7 @@ int main(void) {
         if (b == BACKEND_V1) {
                 file = thrash_file();
                 if (!file) {
-                        printf("SKIP: cannot write a 256 MiB file in %s\n", getenv("KT_THRASH_DIR") ?: "/var/tmp");
+                        printf("SKIP: cannot write a %d MiB file in %s\n", THRASH_MIB, getenv("KT_THRASH_DIR") ?: "/var/tmp");
                         remove_memcg(engine_root(e), cg_abs);
                         engine_free(e);
                         return 77;
