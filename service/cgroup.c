@@ -304,6 +304,7 @@ int cgroup_open(const CgroupRoot *root, const char *path, Cgroup **ret, MemcgErr
         c->backend = root->backend;
         c->fake = root->fake;
         c->dirfd = fd;
+        c->usage_fd = -1;
         c->has_memsw = root->backend == BACKEND_V1 && faccessat(fd, "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
         *ret = c;
         return 0;
@@ -313,6 +314,8 @@ Cgroup *cgroup_free(Cgroup *c) {
         if (!c)
                 return NULL;
         cgroup_drop_stat_files(c);
+        if (c->usage_fd >= 0)
+                close(c->usage_fd);
         if (c->dirfd >= 0)
                 close(c->dirfd);
         free(c->path);
@@ -320,8 +323,33 @@ Cgroup *cgroup_free(Cgroup *c) {
         return NULL;
 }
 
+static const char *usage_file(const Cgroup *c) {
+        return c->backend == BACKEND_V1 ? "memory.usage_in_bytes" : "memory.current";
+}
+
+int cgroup_keep_usage_fd(Cgroup *c) {
+        if (c->usage_fd >= 0)
+                return 0;
+        int fd = openat(c->dirfd, usage_file(c), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        c->usage_fd = fd;
+        return 0;
+}
+
 int cgroup_read_usage(const Cgroup *c, uint64_t *ret) {
-        return read_u64_at(c->dirfd, c->backend == BACKEND_V1 ? "memory.usage_in_bytes" : "memory.current", ret);
+        if (c->usage_fd >= 0) {
+                /* A removed cgroup's file fails (cgroupfs: ENODEV) or,
+                 * on a fake tree, keeps its last value: callers ask
+                 * cgroup_is_removed() either way. */
+                char buf[64];
+                size_t len;
+                int r = pread_whole(c->usage_fd, buf, sizeof(buf), &len);
+                if (r < 0)
+                        return r;
+                return parse_u64_value(buf, len, ret);
+        }
+        return read_u64_at(c->dirfd, usage_file(c), ret);
 }
 
 int cgroup_read_limits(const Cgroup *c, uint64_t *ret_max, uint64_t *ret_high) {

@@ -21,6 +21,9 @@ typedef struct Cgroup {
         int dirfd;
         char *path;     /* "/a/b", relative to the hierarchy root */
         bool has_memsw; /* v1: memory.memsw.limit_in_bytes exists */
+        /* The usage file (memory.current, v1 memory.usage_in_bytes) kept
+         * open by cgroup_keep_usage_fd(), or -1: read by name. */
+        int usage_fd;
         /* The files cgroup_read_stats() reads, kept open by the thread
          * that reads stats (the main thread; a worker never touches
          * them), or NULL: each read opens the file by name. */
@@ -80,6 +83,11 @@ void cgroup_read_stats(const CgroupRoot *root, const Cgroup *c, bool skip_high, 
  * read, a page of kernel memory: the caller bounds how many cgroups keep
  * theirs. */
 int cgroup_keep_stat_files(const CgroupRoot *root, Cgroup *c, int fd_ceiling);
+/* Keeps the usage file open: a worker reads it at every wake-up, and a
+ * pread(2) of an open file costs a fraction of openat + read + close
+ * (the path walk). 0 or a negative errno (usage is then read by name).
+ * Before the worker thread starts; the fd is closed by cgroup_free(). */
+int cgroup_keep_usage_fd(Cgroup *c);
 /* Closes them (c reads by name again). */
 void cgroup_drop_stat_files(Cgroup *c);
 /* True once a kept file failed to read (the kernel removed and created

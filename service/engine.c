@@ -679,6 +679,9 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
         w->engine = e;
         w->cg = cg;
         cg = NULL;
+        /* The worker reads usage at every wake-up; by name when the file
+         * cannot be kept open. Before the thread starts: set once. */
+        (void) cgroup_keep_usage_fd(w->cg);
         w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         w->events_fd = -1;
         w->notify_wd = -1;
@@ -1051,7 +1054,7 @@ static LadderRequest *ladder_pop(Engine *e) {
 }
 
 static int register_ladder(const LadderRequest *rq) {
-        Cgroup cg = { .backend = BACKEND_V1, .dirfd = rq->dirfd };
+        Cgroup cg = { .backend = BACKEND_V1, .dirfd = rq->dirfd, .usage_fd = -1 };
         int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         int r;
 
