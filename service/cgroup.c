@@ -327,12 +327,16 @@ static const char *usage_file(const Cgroup *c) {
         return c->backend == BACKEND_V1 ? "memory.usage_in_bytes" : "memory.current";
 }
 
-int cgroup_keep_usage_fd(Cgroup *c) {
+int cgroup_keep_usage_fd(Cgroup *c, int fd_ceiling) {
         if (c->usage_fd >= 0)
                 return 0;
         int fd = openat(c->dirfd, usage_file(c), O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
+        if (fd >= fd_ceiling) {
+                close(fd);
+                return -EMFILE;
+        }
         c->usage_fd = fd;
         return 0;
 }

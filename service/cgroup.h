@@ -85,9 +85,11 @@ void cgroup_read_stats(const CgroupRoot *root, const Cgroup *c, bool skip_high, 
 int cgroup_keep_stat_files(const CgroupRoot *root, Cgroup *c, int fd_ceiling);
 /* Keeps the usage file open: a worker reads it at every wake-up, and a
  * pread(2) of an open file costs a fraction of openat + read + close
- * (the path walk). 0 or a negative errno (usage is then read by name).
- * Before the worker thread starts; the fd is closed by cgroup_free(). */
-int cgroup_keep_usage_fd(Cgroup *c);
+ * (the path walk). Only below fd_ceiling: the fds every worker needs (its
+ * directory, eventfds, notification fds) must not meet EMFILE because of
+ * a shortcut. 0 or a negative errno (usage is then read by name). Before
+ * the worker thread starts; the fd is closed by cgroup_free(). */
+int cgroup_keep_usage_fd(Cgroup *c, int fd_ceiling);
 /* Closes them (c reads by name again). */
 void cgroup_drop_stat_files(Cgroup *c);
 /* True once a kept file failed to read (the kernel removed and created

@@ -110,9 +110,10 @@ int engine_new(const EngineConfig *config, Engine **ret, MemcgError *ret_error) 
          * event, a task list). Workers allocate rarely; two arenas do. */
         (void) mallopt(M_ARENA_MAX, 2);
 
-        /* GetStats keeps files open only while the fd table is less than
-         * half full: the workers' own opens (a limit write, a task list)
-         * must never meet EMFILE because of a cache. */
+        /* GetStats and the workers keep files open (stat files, usage)
+         * only while the fd table is less than half full: the workers'
+         * own opens (a limit write, a task list) must never meet EMFILE
+         * because of a cache. */
         rlim_t nofile = raise_fd_limit();
         e->stat_fd_ceiling = nofile / 2 > INT_MAX ? INT_MAX : (int) (nofile / 2);
 
@@ -680,8 +681,9 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
         w->cg = cg;
         cg = NULL;
         /* The worker reads usage at every wake-up; by name when the file
-         * cannot be kept open. Before the thread starts: set once. */
-        (void) cgroup_keep_usage_fd(w->cg);
+         * cannot be kept open (or the fd table is half full already).
+         * Before the thread starts: set once. */
+        (void) cgroup_keep_usage_fd(w->cg, e->stat_fd_ceiling);
         w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         w->events_fd = -1;
         w->notify_wd = -1;

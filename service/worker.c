@@ -35,6 +35,7 @@ typedef struct WorkerLocal {
         uint64_t ladder_generation;  /* of the last request to the registrar */
         uint64_t ladder_requested_max;
         uint64_t lowered_high;       /* registered on ladder_fd beside the ladder (0: none) */
+        unsigned n_lowered;          /* lowered lines registered on ladder_fd so far */
         uint64_t deaf_poll;          /* v1: next usage check while no threshold is at high */
         uint64_t last_grow;          /* CLOCK_MONOTONIC usec of the last granted grow */
 
@@ -210,6 +211,7 @@ static void v1_install(WorkerLocal *l, int efd, const uint64_t *ladder, unsigned
         memcpy(l->ladder, ladder, n * sizeof(*ladder));
         l->ladder_len = n;
         l->lowered_high = 0;
+        l->n_lowered = 0;
 }
 
 /* The first ladder, registered by the worker itself before it reports
@@ -252,10 +254,15 @@ static void v1_cover_lowered_high(Worker *w, WorkerLocal *l) {
                 return;
         }
         l->lowered_high = l->high;
+        l->n_lowered++;
         /* Crossed while it was being registered: no event will say so. */
         if (cgroup_read_usage(w->cg, &usage) == 0 && breached(w, l, usage))
                 (void) eventfd_write(l->ladder_fd, 1);
 }
+
+/* Lowered lines that pile up on one eventfd before a fresh ladder
+ * replaces them all (each stays registered in the kernel until then). */
+#define V1_LOWERED_MAX 16
 
 static void v1_keep_ahead(Worker *w, WorkerLocal *l) {
         uint64_t ladder[V1_LADDER];
@@ -265,6 +272,16 @@ static void v1_keep_ahead(Worker *w, WorkerLocal *l) {
         for (unsigned i = 0; i < l->ladder_len; i++)
                 if (l->ladder[i] == l->high && i + 2 < l->ladder_len)
                         return;
+        /* After a shrink the lowered line is watched on the current
+         * eventfd: the ladder above it is built at the next grow, not at
+         * every shrink. A new ladder is nine registrations and nine
+         * removals in the kernel, each a synchronize_rcu; for an idle
+         * cgroup stepping down every few tens of seconds that was most of
+         * memcgd's idle cost on v1. The grow that leaves the lowered line
+         * asks for an urgent ladder and polls usage until it is armed. */
+        if (l->lowered_high != 0 && l->lowered_high == l->high && l->n_lowered < V1_LOWERED_MAX &&
+            now_usec() >= l->last_grow + V1_BURST_USEC)
+                return;
         if (l->ladder_requested_max == l->max)
                 return; /* asked already: waiting for the registrar */
         n = v1_ladder_for(l, ladder);
