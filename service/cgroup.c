@@ -25,32 +25,38 @@ static int openat2_beneath(int dirfd, const char *path, int flags) {
         return fd < 0 ? -errno : fd;
 }
 
+/* Reads fd on from *len into buf until the end of the file (0) or until
+ * buf holds size - 1 bytes (1: full, there may be more), or a negative
+ * errno. No terminating NUL. */
+static int read_more(int fd, char *buf, size_t size, size_t *len) {
+        for (;;) {
+                if (*len + 1 >= size)
+                        return 1;
+                ssize_t n = read(fd, buf + *len, size - 1 - *len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return 0;
+                *len += (size_t) n;
+        }
+}
+
 int read_file_at(int dirfd, const char *name, char *buf, size_t size, size_t *ret_len) {
         size_t len = 0;
-        int fd, r = 0;
+        int fd, r;
 
         fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        for (;;) {
-                if (len + 1 >= size) {
-                        r = -EFBIG;
-                        break;
-                }
-                ssize_t n = read(fd, buf + len, size - 1 - len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
+        r = read_more(fd, buf, size, &len);
         close(fd);
         if (r < 0)
                 return r;
+        if (r > 0)
+                return -EFBIG;
         buf[len] = '\0';
         *ret_len = len;
         return 0;
@@ -96,13 +102,23 @@ static int read_record_at(int dirfd, const char *name, char *buf, size_t size, s
         return r;
 }
 
-int read_u64_at(int dirfd, const char *name, uint64_t *ret) {
+/* A value file through an open fd. */
+static int pread_u64(int fd, uint64_t *ret) {
         char buf[64];
         size_t len;
-        int r = read_record_at(dirfd, name, buf, sizeof(buf), &len);
+        int r = pread_whole(fd, buf, sizeof(buf), &len);
         if (r < 0)
                 return r;
         return parse_u64_value(buf, len, ret);
+}
+
+int read_u64_at(int dirfd, const char *name, uint64_t *ret) {
+        int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        int r = pread_u64(fd, ret);
+        close(fd);
+        return r;
 }
 
 /* The v1 page counter's "unlimited" reads back as PAGE_COUNTER_MAX pages:
@@ -342,17 +358,11 @@ int cgroup_keep_usage_fd(Cgroup *c, int fd_ceiling) {
 }
 
 int cgroup_read_usage(const Cgroup *c, uint64_t *ret) {
-        if (c->usage_fd >= 0) {
+        if (c->usage_fd >= 0)
                 /* A removed cgroup's file fails (cgroupfs: ENODEV) or,
                  * on a fake tree, keeps its last value: callers ask
                  * cgroup_is_removed() either way. */
-                char buf[64];
-                size_t len;
-                int r = pread_whole(c->usage_fd, buf, sizeof(buf), &len);
-                if (r < 0)
-                        return r;
-                return parse_u64_value(buf, len, ret);
-        }
+                return pread_u64(c->usage_fd, ret);
         return read_u64_at(c->dirfd, usage_file(c), ret);
 }
 
@@ -764,7 +774,7 @@ static int read_comm(uint32_t pid, char comm[16]) {
 static int read_file_grow(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len) {
         size_t size = 4096, len = 0;
         char *buf;
-        int fd, r = 0;
+        int fd, r;
 
         fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -774,33 +784,22 @@ static int read_file_grow(int dirfd, const char *name, size_t max, char **ret, s
                 close(fd);
                 return -ENOMEM;
         }
-        for (;;) {
-                if (len + 1 >= size) {
-                        if (size >= max) {
-                                /* A huge cgroup: the first pids suffice. */
-                                char *nl = memrchr(buf, '\n', len);
-                                len = nl ? (size_t) (nl - buf) + 1 : 0;
-                                break;
-                        }
-                        size_t nsize = size * 2 < max ? size * 2 : max;
-                        char *nbuf = realloc(buf, nsize);
-                        if (!nbuf) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        buf = nbuf;
-                        size = nsize;
-                }
-                ssize_t n = read(fd, buf + len, size - 1 - len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
+        while ((r = read_more(fd, buf, size, &len)) > 0) {
+                if (size >= max) {
+                        /* A huge cgroup: the first pids suffice. */
+                        char *nl = memrchr(buf, '\n', len);
+                        len = nl ? (size_t) (nl - buf) + 1 : 0;
+                        r = 0;
                         break;
                 }
-                if (n == 0)
+                size_t nsize = size * 2 < max ? size * 2 : max;
+                char *nbuf = realloc(buf, nsize);
+                if (!nbuf) {
+                        r = -ENOMEM;
                         break;
-                len += (size_t) n;
+                }
+                buf = nbuf;
+                size = nsize;
         }
         close(fd);
         if (r < 0) {

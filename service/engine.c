@@ -501,14 +501,17 @@ const Tunables *engine_tunables(Engine *e) {
         return &e->config.tunables;
 }
 
-static Worker *lookup(Engine *e, const char *path) {
-        Worker *w = g_hash_table_lookup(workers_of(e), path);
-        if (!w)
-                return NULL;
+/* Not stopping nor stopped. */
+static bool worker_active(Worker *w) {
         pthread_mutex_lock(&w->lock);
         bool gone = w->exited || w->stop_requested;
         pthread_mutex_unlock(&w->lock);
-        return gone ? NULL : w;
+        return !gone;
+}
+
+static Worker *lookup(Engine *e, const char *path) {
+        Worker *w = g_hash_table_lookup(workers_of(e), path);
+        return w && worker_active(w) ? w : NULL;
 }
 
 static bool path_is_below(const char *path, const char *ancestor) {
@@ -893,15 +896,6 @@ int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *
         }
         *ret = s;
         return 0;
-}
-
-/* Not stopping nor stopped: what lookup() answers, without hashing the
- * path again. */
-static bool worker_active(Worker *w) {
-        pthread_mutex_lock(&w->lock);
-        bool gone = w->exited || w->stop_requested;
-        pthread_mutex_unlock(&w->lock);
-        return !gone;
 }
 
 unsigned engine_monitored_count(Engine *e) {

@@ -554,6 +554,22 @@ static uint64_t pressure_deadline(const WorkerLocal *l) {
         return d < t ? d : t;
 }
 
+/* v1 with oom_kill_disable: let the kernel kill now (the decision timed
+ * out, or the grow or kill policy found no memory). Set again once the
+ * OOM is over (grow), or once a growth step is granted again (kill). */
+static void v1_let_kernel_kill(Worker *w, WorkerLocal *l) {
+        if (w->cg->backend != BACKEND_V1 || !l->okd_set)
+                return;
+        if (cgroup_v1_set_oom_kill_disable(w->cg, false) == 0)
+                l->kill_fallback = true;
+}
+
+/* Undoes v1_let_kernel_kill(): tasks sleep at the limit again. */
+static void v1_hold_again(Worker *w, WorkerLocal *l) {
+        if (cgroup_v1_set_oom_kill_disable(w->cg, true) == 0)
+                l->kill_fallback = false;
+}
+
 /* Why a grow is asked for. */
 typedef enum GrowCause {
         GROW_AT_LINE,   /* usage crossed the high line */
@@ -619,9 +635,8 @@ static uint64_t grow(Worker *w, WorkerLocal *l, GrowCause cause) {
                         l->granted += granted;
                         l->last_grow = now_usec();
                         /* The kill policy's hold comes back with growth. */
-                        if (l->kill_fallback && l->policy == OOM_POLICY_KILL && granted == delta &&
-                            cgroup_v1_set_oom_kill_disable(w->cg, true) == 0)
-                                l->kill_fallback = false;
+                        if (l->kill_fallback && l->policy == OOM_POLICY_KILL && granted == delta)
+                                v1_hold_again(w, l);
                         pthread_mutex_lock(&w->lock);
                         w->limit_increases++;
                         if (emergency)
@@ -712,16 +727,6 @@ static void leave_waiting(Worker *w, WorkerLocal *l) {
                 l->oom_count[OOM_KIND_RESOLVED]++;
                 post_oom(w, l, OOM_KIND_RESOLVED);
         }
-}
-
-/* v1 with oom_kill_disable: let the kernel kill now (the decision timed
- * out, or the grow or kill policy found no memory). Set again once the
- * OOM is over (grow), or once a growth step is granted again (kill). */
-static void v1_let_kernel_kill(Worker *w, WorkerLocal *l) {
-        if (w->cg->backend != BACKEND_V1 || !l->okd_set)
-                return;
-        if (cgroup_v1_set_oom_kill_disable(w->cg, false) == 0)
-                l->kill_fallback = true;
 }
 
 /* The policy at the hard limit: v1 under_oom began (tasks asleep, as
@@ -829,8 +834,7 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
                          * tasks would only wait to be killed, and the
                          * kernel would fail their system calls' charges
                          * with ENOMEM meanwhile instead of killing. */
-                        if (cgroup_v1_set_oom_kill_disable(w->cg, true) == 0)
-                                l->kill_fallback = false;
+                        v1_hold_again(w, l);
                 }
         }
         if (ev.oom_group_kill != l->last_events.oom_group_kill)
