@@ -560,14 +560,23 @@ static uint64_t pressure_deadline(const WorkerLocal *l) {
 static void v1_let_kernel_kill(Worker *w, WorkerLocal *l) {
         if (w->cg->backend != BACKEND_V1 || !l->okd_set)
                 return;
-        if (cgroup_v1_set_oom_kill_disable(w->cg, false) == 0)
+        if (cgroup_v1_set_oom_kill_disable(w->cg, false) == 0) {
                 l->kill_fallback = true;
+                log_debug("%s: no hold at the limit: the kernel may kill", w->cg->path);
+        }
 }
 
 /* Undoes v1_let_kernel_kill(): tasks sleep at the limit again. */
 static void v1_hold_again(Worker *w, WorkerLocal *l) {
-        if (cgroup_v1_set_oom_kill_disable(w->cg, true) == 0)
+        if (cgroup_v1_set_oom_kill_disable(w->cg, true) == 0) {
                 l->kill_fallback = false;
+                log_debug("%s: tasks held at the limit again", w->cg->path);
+        }
+}
+
+/* Whether the budget has a full growth step free for this cgroup now. */
+static bool room_for_step(const Worker *w, const WorkerLocal *l) {
+        return budget_free_bytes(w->engine->budget) >= limits_grow_delta(l->t, l->max);
 }
 
 /* Why a grow is asked for. */
@@ -634,8 +643,13 @@ static uint64_t grow(Worker *w, WorkerLocal *l, GrowCause cause) {
                 } else {
                         l->granted += granted;
                         l->last_grow = now_usec();
-                        /* The kill policy's hold comes back with growth. */
-                        if (l->kill_fallback && l->policy == OOM_POLICY_KILL && granted == delta)
+                        /* The kill policy's hold comes back with growth,
+                         * once the budget has room for the next step too:
+                         * while tasks are held at the limit, the kernel
+                         * fails their charges in system calls (ENOMEM), a
+                         * cost only worth paying if a grow can end the
+                         * hold. */
+                        if (l->kill_fallback && l->policy == OOM_POLICY_KILL && granted == delta && room_for_step(w, l))
                                 v1_hold_again(w, l);
                         pthread_mutex_lock(&w->lock);
                         w->limit_increases++;
@@ -1075,14 +1089,21 @@ static void apply_policy(Worker *w, WorkerLocal *l, OomPolicy p) {
         if (w->cg->backend != BACKEND_V1)
                 return;
         bool want = policy_holds(w, p);
-        if (want == l->okd_set && !l->kill_fallback)
+        /* The kill policy starts without the hold when the budget has no
+         * room for a step: a hold could only end in the kill, and until
+         * then the held tasks' charges in system calls fail (ENOMEM). It
+         * comes back with a grow that leaves room (grow()). */
+        bool no_room = want && p == OOM_POLICY_KILL && !room_for_step(w, l);
+        if (want == l->okd_set && l->kill_fallback == no_room)
                 return;
-        int r = cgroup_v1_set_oom_kill_disable(w->cg, want ? true : l->original_okd);
+        int r = cgroup_v1_set_oom_kill_disable(w->cg, want ? !no_room : l->original_okd);
         if (r < 0)
                 log_warning("%s: cannot set memory.oom_control: %s", w->cg->path, strerror(-r));
         else {
                 l->okd_set = want;
-                l->kill_fallback = false;
+                l->kill_fallback = no_room;
+                if (no_room)
+                        log_debug("%s: no hold at the limit: the budget has no room for a step", w->cg->path);
         }
 }
 
