@@ -130,20 +130,31 @@ int read_u64_at(int dirfd, const char *name, uint64_t *ret) {
  * the write. (O_TRUNC at open would free and allocate the page again at
  * every write, which made a fake tree's limit write cost twice a cgroupfs
  * one.) */
-static int write_value_at(int dirfd, const char *name, const char *s, bool regular) {
+static int write_value_fd(int fd, const char *s, bool regular) {
         size_t len = strlen(s);
         ssize_t n;
+
+        /* At offset 0: cgroupfs takes each write whole wherever it lands,
+         * a fake tree's kept file must be rewritten from the start. */
+        do
+                n = pwrite(fd, s, len, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n != len)
+                return -EIO;
+        if (regular && ftruncate(fd, (off_t) len) < 0)
+                return -errno;
+        return 0;
+}
+
+static int write_value_at(int dirfd, const char *name, const char *s, bool regular) {
         int fd, r;
 
         fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        do
-                n = write(fd, s, len);
-        while (n < 0 && errno == EINTR);
-        r = n < 0 ? -errno : (size_t) n != len ? -EIO : 0;
-        if (r == 0 && regular && ftruncate(fd, (off_t) len) < 0)
-                r = -errno;
+        r = write_value_fd(fd, s, regular);
         close(fd);
         return r;
 }
@@ -171,11 +182,14 @@ int write_limit_at(int dirfd, const char *name, uint64_t value, Backend b) {
         return write_string_at(dirfd, name, buf);
 }
 
-/* As write_limit_at(), knowing from c whether its files are regular. */
-static int cgroup_write_limit(const Cgroup *c, const char *name, uint64_t value) {
+/* As write_limit_at(), knowing from c whether its files are regular;
+ * through `fd` when the file is kept open (>= 0). */
+static int cgroup_write_limit(const Cgroup *c, int fd, const char *name, uint64_t value) {
         char buf[32];
 
         format_limit(value, c->backend, buf);
+        if (fd >= 0)
+                return write_value_fd(fd, buf, c->fake);
         return write_value_at(c->dirfd, name, buf, c->fake);
 }
 
@@ -320,7 +334,7 @@ int cgroup_open(const CgroupRoot *root, const char *path, Cgroup **ret, MemcgErr
         c->backend = root->backend;
         c->fake = root->fake;
         c->dirfd = fd;
-        c->usage_fd = -1;
+        c->usage_fd = c->max_fd = c->high_fd = c->events_fd = -1;
         c->has_memsw = root->backend == BACKEND_V1 && faccessat(fd, "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
         *ret = c;
         return 0;
@@ -332,6 +346,12 @@ Cgroup *cgroup_free(Cgroup *c) {
         cgroup_drop_stat_files(c);
         if (c->usage_fd >= 0)
                 close(c->usage_fd);
+        if (c->max_fd >= 0)
+                close(c->max_fd);
+        if (c->high_fd >= 0)
+                close(c->high_fd);
+        if (c->events_fd >= 0)
+                close(c->events_fd);
         if (c->dirfd >= 0)
                 close(c->dirfd);
         free(c->path);
@@ -343,18 +363,48 @@ static const char *usage_file(const Cgroup *c) {
         return c->backend == BACKEND_V1 ? "memory.usage_in_bytes" : "memory.current";
 }
 
-int cgroup_keep_usage_fd(Cgroup *c, int fd_ceiling) {
-        if (c->usage_fd >= 0)
+static const char *max_file(const Cgroup *c) {
+        return c->backend == BACKEND_V1 ? "memory.limit_in_bytes" : "memory.max";
+}
+
+static const char *high_file(const Cgroup *c) {
+        return c->backend == BACKEND_V1 ? "memory.soft_limit_in_bytes" : "memory.high";
+}
+
+/* Opens name into *fd unless it is open already, keeping it only below
+ * the fd ceiling. */
+static int keep_fd(const Cgroup *c, const char *name, int flags, int fd_ceiling, int *fd) {
+        if (*fd >= 0)
                 return 0;
-        int fd = openat(c->dirfd, usage_file(c), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
+        int r = openat(c->dirfd, name, flags | O_CLOEXEC | O_NOCTTY);
+        if (r < 0)
                 return -errno;
-        if (fd >= fd_ceiling) {
-                close(fd);
+        if (r >= fd_ceiling) {
+                close(r);
                 return -EMFILE;
         }
-        c->usage_fd = fd;
+        *fd = r;
         return 0;
+}
+
+int cgroup_keep_fds(Cgroup *c, int fd_ceiling) {
+        int r;
+
+        /* In the order a reaction uses them: usage, the hard limit, then
+         * (a fake tree) the events read at every wake-up, and the high
+         * line written after the limit. */
+        r = keep_fd(c, usage_file(c), O_RDONLY, fd_ceiling, &c->usage_fd);
+        if (r < 0)
+                return r;
+        r = keep_fd(c, max_file(c), O_WRONLY, fd_ceiling, &c->max_fd);
+        if (r < 0)
+                return r;
+        if (c->fake && c->backend == BACKEND_V2) {
+                r = keep_fd(c, "memory.events", O_RDONLY, fd_ceiling, &c->events_fd);
+                if (r < 0)
+                        return r;
+        }
+        return keep_fd(c, high_file(c), O_WRONLY, fd_ceiling, &c->high_fd);
 }
 
 int cgroup_read_usage(const Cgroup *c, uint64_t *ret) {
@@ -370,26 +420,35 @@ int cgroup_read_limits(const Cgroup *c, uint64_t *ret_max, uint64_t *ret_high) {
         uint64_t max, high;
         int r;
 
+        r = read_u64_at(c->dirfd, max_file(c), &max);
+        if (r < 0)
+                return r;
+        r = read_u64_at(c->dirfd, high_file(c), &high);
+        if (r < 0)
+                return r;
         if (c->backend == BACKEND_V1) {
-                r = read_u64_at(c->dirfd, "memory.limit_in_bytes", &max);
-                if (r < 0)
-                        return r;
-                r = read_u64_at(c->dirfd, "memory.soft_limit_in_bytes", &high);
-                if (r < 0)
-                        return r;
+                /* v1 reports the soft limit as high. */
                 max = v1_normalize(max);
                 high = v1_normalize(high);
-        } else {
-                r = read_u64_at(c->dirfd, "memory.max", &max);
-                if (r < 0)
-                        return r;
-                r = read_u64_at(c->dirfd, "memory.high", &high);
-                if (r < 0)
-                        return r;
         }
         *ret_max = max;
         *ret_high = high;
         return 0;
+}
+
+/* v1: the kernel keeps limit_in_bytes <= memsw.limit_in_bytes and
+ * refuses a raise past memsw with EINVAL. Lifts memsw to new_max; -EINVAL
+ * when memsw was not in the way. */
+static int v1_lift_memsw(const Cgroup *c, uint64_t new_max) {
+        uint64_t memsw;
+        int r;
+
+        r = read_u64_at(c->dirfd, "memory.memsw.limit_in_bytes", &memsw);
+        if (r < 0)
+                return r;
+        if (v1_normalize(memsw) >= new_max)
+                return -EINVAL;
+        return cgroup_write_limit(c, -1, "memory.memsw.limit_in_bytes", new_max);
 }
 
 int cgroup_write_limits(const Cgroup *c, uint64_t old_max, uint64_t new_max, uint64_t new_high,
@@ -397,36 +456,21 @@ int cgroup_write_limits(const Cgroup *c, uint64_t old_max, uint64_t new_max, uin
         int r;
 
         *ret_max_written = false;
-        if (c->backend == BACKEND_V1) {
-                /* The kernel keeps limit_in_bytes <= memsw.limit_in_bytes
-                 * and refuses a write that would break it: when raising,
-                 * lift memsw first. */
-                if (c->has_memsw && new_max > old_max) {
-                        uint64_t memsw;
-                        r = read_u64_at(c->dirfd, "memory.memsw.limit_in_bytes", &memsw);
-                        if (r < 0)
-                                return r;
-                        if (v1_normalize(memsw) < new_max) {
-                                r = cgroup_write_limit(c, "memory.memsw.limit_in_bytes", new_max);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-                r = cgroup_write_limit(c, "memory.limit_in_bytes", new_max);
-                if (r < 0)
-                        return r;
-                *ret_max_written = true;
-                /* v1 has no memory.high: the soft limit is the reclaim hint
-                 * at the same line; the breach itself is watched through a
-                 * usage threshold. */
-                return cgroup_write_limit(c, "memory.soft_limit_in_bytes", new_high);
+        r = cgroup_write_limit(c, c->max_fd, max_file(c), new_max);
+        /* memsw is almost always unlimited: it is read only when a raise
+         * was refused, not before each one (three system calls). */
+        if (r == -EINVAL && c->backend == BACKEND_V1 && c->has_memsw && new_max > old_max) {
+                r = v1_lift_memsw(c, new_max);
+                if (r >= 0)
+                        r = cgroup_write_limit(c, c->max_fd, max_file(c), new_max);
         }
-
-        r = cgroup_write_limit(c, "memory.max", new_max);
         if (r < 0)
                 return r;
         *ret_max_written = true;
-        return cgroup_write_limit(c, "memory.high", new_high);
+        /* v1 has no memory.high: the soft limit is the reclaim hint at the
+         * same line; the breach itself is watched through a usage
+         * threshold. */
+        return cgroup_write_limit(c, c->high_fd, high_file(c), new_high);
 }
 
 int cgroup_read_events(const Cgroup *c, MemoryEvents *ret) {
@@ -435,7 +479,8 @@ int cgroup_read_events(const Cgroup *c, MemoryEvents *ret) {
         int r;
 
         if (c->backend == BACKEND_V2) {
-                r = read_record_at(c->dirfd, "memory.events", buf, sizeof(buf), &len);
+                r = c->events_fd >= 0 ? pread_whole(c->events_fd, buf, sizeof(buf), &len)
+                                      : read_record_at(c->dirfd, "memory.events", buf, sizeof(buf), &len);
                 if (r < 0)
                         return r;
                 return parse_memory_events(buf, len, ret);

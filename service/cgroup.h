@@ -24,6 +24,11 @@ typedef struct Cgroup {
         /* The usage file (memory.current, v1 memory.usage_in_bytes) kept
          * open by cgroup_keep_usage_fd(), or -1: read by name. */
         int usage_fd;
+        /* The limit files (v2 memory.max and memory.high, v1
+         * memory.limit_in_bytes and memory.soft_limit_in_bytes) kept open
+         * for writing, and a fake tree's memory.events for reading, by
+         * cgroup_keep_fds(); or -1: opened by name at each use. */
+        int max_fd, high_fd, events_fd;
         /* The files cgroup_read_stats() reads, kept open by the thread
          * that reads stats (the main thread; a worker never touches
          * them), or NULL: each read opens the file by name. */
@@ -89,7 +94,7 @@ int cgroup_keep_stat_files(const CgroupRoot *root, Cgroup *c, int fd_ceiling);
  * directory, eventfds, notification fds) must not meet EMFILE because of
  * a shortcut. 0 or a negative errno (usage is then read by name). Before
  * the worker thread starts; the fd is closed by cgroup_free(). */
-int cgroup_keep_usage_fd(Cgroup *c, int fd_ceiling);
+int cgroup_keep_fds(Cgroup *c, int fd_ceiling);
 /* Closes them (c reads by name again). */
 void cgroup_drop_stat_files(Cgroup *c);
 /* True once a kept file failed to read (the kernel removed and created

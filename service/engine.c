@@ -683,10 +683,14 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
         w->engine = e;
         w->cg = cg;
         cg = NULL;
-        /* The worker reads usage at every wake-up; by name when the file
-         * cannot be kept open (or the fd table is half full already).
-         * Before the thread starts: set once. */
-        (void) cgroup_keep_usage_fd(w->cg, e->stat_fd_ceiling);
+        /* The worker reads usage at every wake-up and writes the limits
+         * at every reaction; by name when the files cannot be kept open
+         * (or the fd table is half full already). Before the thread
+         * starts: set once. */
+        r = cgroup_keep_fds(w->cg, e->stat_fd_ceiling);
+        if (r < 0)
+                log_debug("%s: not every file kept open (%s): %s is opened at each write", w->cg->path, strerror(-r),
+                          w->cg->max_fd < 0 ? "the limit" : "the high line");
         w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         w->events_fd = -1;
         w->notify_wd = -1;
@@ -1050,7 +1054,9 @@ static LadderRequest *ladder_pop(Engine *e) {
 }
 
 static int register_ladder(const LadderRequest *rq) {
-        Cgroup cg = { .backend = BACKEND_V1, .dirfd = rq->dirfd, .usage_fd = -1 };
+        Cgroup cg = {
+                .backend = BACKEND_V1, .dirfd = rq->dirfd, .usage_fd = -1, .max_fd = -1, .high_fd = -1, .events_fd = -1,
+        };
         int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         int r;
 

@@ -75,19 +75,17 @@ static int find_key(const char *buf, size_t len, const char *key, size_t *ret_st
         return -ENOENT;
 }
 
-int parse_keyed_u64(const char *buf, size_t len, const char *key, uint64_t *ret) {
-        size_t start, end, i;
+/* The value of a keyed line: buf[start..end) is the rest of the line
+ * found by find_key(). */
+static int keyed_value(const char *buf, size_t len, size_t start, size_t end, uint64_t *ret) {
+        size_t i = start;
         uint64_t v;
         int r;
 
-        r = find_key(buf, len, key, &start, &end);
-        if (r < 0)
-                return r;
         /* A last line without its newline may have been cut short by a
          * truncated read; the kernel always ends these files with \n. */
         if (end == len)
                 return -EINVAL;
-        i = start;
         r = parse_decimal(buf, end, &i, &v);
         if (r < 0)
                 return r;
@@ -97,27 +95,81 @@ int parse_keyed_u64(const char *buf, size_t len, const char *key, uint64_t *ret)
         return 0;
 }
 
-static int keyed_optional(const char *buf, size_t len, const char *key, uint64_t *ret) {
-        int r = parse_keyed_u64(buf, len, key, ret);
-        if (r == -ENOENT) {
-                *ret = 0;
-                return 0;
-        }
-        return r;
-}
-
-int parse_memory_events(const char *buf, size_t len, MemoryEvents *ret) {
-        MemoryEvents e = {};
+int parse_keyed_u64(const char *buf, size_t len, const char *key, uint64_t *ret) {
+        size_t start, end;
         int r;
 
-        if ((r = parse_keyed_u64(buf, len, "high", &e.high)) < 0 ||
-            (r = parse_keyed_u64(buf, len, "max", &e.max)) < 0 ||
-            (r = parse_keyed_u64(buf, len, "oom", &e.oom)) < 0 ||
-            (r = parse_keyed_u64(buf, len, "oom_kill", &e.oom_kill)) < 0 ||
-            (r = keyed_optional(buf, len, "low", &e.low)) < 0 ||
-            (r = keyed_optional(buf, len, "oom_group_kill", &e.oom_group_kill)) < 0)
+        r = find_key(buf, len, key, &start, &end);
+        if (r < 0)
                 return r;
-        *ret = e;
+        return keyed_value(buf, len, start, end, ret);
+}
+
+/* The keys of memory.events in the order their errors take precedence;
+ * the first four are required. */
+enum { EV_HIGH, EV_MAX, EV_OOM, EV_OOM_KILL, EV_LOW, EV_OOM_GROUP_KILL, EV_N_KEYS, EV_N_REQUIRED = EV_LOW };
+
+/* Which key of memory.events the first word w[0..n) is, or -1. */
+static int event_key(const char *w, size_t n) {
+        switch (n) {
+        case 3:
+                if (memcmp(w, "max", 3) == 0)
+                        return EV_MAX;
+                if (memcmp(w, "oom", 3) == 0)
+                        return EV_OOM;
+                if (memcmp(w, "low", 3) == 0)
+                        return EV_LOW;
+                return -1;
+        case 4:
+                return memcmp(w, "high", 4) == 0 ? EV_HIGH : -1;
+        case 8:
+                return memcmp(w, "oom_kill", 8) == 0 ? EV_OOM_KILL : -1;
+        case 14:
+                return memcmp(w, "oom_group_kill", 14) == 0 ? EV_OOM_GROUP_KILL : -1;
+        default:
+                return -1;
+        }
+}
+
+/* One pass over the lines (this runs at every kernel event a worker
+ * sees), with the result parse_keyed_u64() would give for each key: its
+ * first line decides. */
+int parse_memory_events(const char *buf, size_t len, MemoryEvents *ret) {
+        uint64_t v[EV_N_KEYS] = {};
+        int res[EV_N_KEYS];
+        unsigned seen = 0;
+
+        for (size_t pos = 0; pos < len && seen != (1u << EV_N_KEYS) - 1;) {
+                const char *nl = memchr(buf + pos, '\n', len - pos);
+                size_t eol = nl ? (size_t) (nl - buf) : len;
+                const char *sp = memchr(buf + pos, ' ', eol - pos);
+                size_t wend = sp ? (size_t) (sp - buf) : eol;
+                int k = event_key(buf + pos, wend - pos);
+
+                if (k >= 0 && !(seen & (1u << k))) {
+                        seen |= 1u << k;
+                        /* The key alone on its line: present, no value. */
+                        res[k] = keyed_value(buf, len, wend == eol ? eol : wend + 1, eol, &v[k]);
+                }
+                pos = eol + 1;
+        }
+        for (int k = 0; k < EV_N_KEYS; k++) {
+                if (!(seen & (1u << k))) {
+                        if (k < EV_N_REQUIRED)
+                                return -ENOENT;
+                        continue;
+                }
+                if (res[k] < 0)
+                        return res[k];
+        }
+        *ret = (MemoryEvents) {
+                .high = v[EV_HIGH],
+                .max = v[EV_MAX],
+                .oom = v[EV_OOM],
+                .oom_kill = v[EV_OOM_KILL],
+                .low = v[EV_LOW],
+                .oom_group_kill = v[EV_OOM_GROUP_KILL],
+        };
         return 0;
 }
 

@@ -795,6 +795,43 @@ static int grow_while_breached(Worker *w, WorkerLocal *l, uint64_t *usage) {
         return 0;
 }
 
+/* The reaction to a breach of the high line: grow while usage is at the
+ * line (unless the v1 fast path did), and what the policy does when
+ * growth was denied. */
+static int react_to_breach(Worker *w, WorkerLocal *l, bool threshold_fired, bool grown, uint64_t high_events,
+                           uint64_t usage) {
+        int r;
+
+        if (!grown) {
+                /* Counted as seen only once usage could be read: a failed
+                 * read leaves the breach pending for the next wake-up. */
+                r = cgroup_read_usage(w->cg, &usage);
+                if (r < 0)
+                        return r;
+                l->last_high_events = high_events;
+                r = grow_while_breached(w, l, &usage);
+                if (r < 0)
+                        return r;
+        }
+
+        /* v2 freeze policy: growth was denied and usage is past the middle
+         * of the gap between high and max: stop the tasks before the
+         * kernel's OOM killer would act. */
+        if (w->cg->backend == BACKEND_V2 && l->policy == OOM_POLICY_FREEZE && l->last_grow_denied &&
+            l->retries == 0 && !l->waiting && usage + (l->max - l->high) / 2 >= l->max)
+                enter_waiting(w, l);
+
+        if (w->cg->backend == BACKEND_V1 && threshold_fired && !breached(w, l, usage) && v1_near_line(l, usage) &&
+            l->retry_deadline == NEVER) {
+                uint64_t now = now_usec();
+                l->near_until = now + V1_RECHECK_FOR_USEC;
+                l->near_fast_until = now + V1_RECHECK_FAST_FOR_USEC;
+                l->retry_at_limit = false;
+                l->retry_deadline = now + V1_RECHECK_FAST_USEC;
+        }
+        return 0;
+}
+
 static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired) {
         MemoryEvents ev;
         uint64_t usage = 0;
@@ -865,40 +902,14 @@ static int handle_kernel_events(Worker *w, WorkerLocal *l, bool threshold_fired)
         /* Whoever is in the cgroup when it presses on its lines is who an
          * OOM kill would take: keep that list fresh, at most every 100 ms
          * (v1 kills within a millisecond of the limit: too late to look
-         * then). */
-        if ((candidate || limit_hit) && now_usec() >= l->snap_usec + 100 * 1000)
-                refresh_snapshot(w, l);
+         * then). Read after the reaction: cgroup.procs costs three system
+         * calls and a walk over the tasks. */
+        bool want_snap = (candidate || limit_hit) && now_usec() >= l->snap_usec + 100 * 1000;
         /* Tasks stopped for a decision get nothing by themselves. */
-        if (!candidate || l->waiting)
-                return 0;
-        if (!grown) {
-                /* Counted as seen only once usage could be read: a failed
-                 * read leaves the breach pending for the next wake-up. */
-                r = cgroup_read_usage(w->cg, &usage);
-                if (r < 0)
-                        return r;
-                l->last_high_events = ev.high;
-                r = grow_while_breached(w, l, &usage);
-                if (r < 0)
-                        return r;
-        }
-
-        /* v2 freeze policy: growth was denied and usage is past the middle
-         * of the gap between high and max: stop the tasks before the
-         * kernel's OOM killer would act. */
-        if (w->cg->backend == BACKEND_V2 && l->policy == OOM_POLICY_FREEZE && l->last_grow_denied &&
-            l->retries == 0 && !l->waiting && usage + (l->max - l->high) / 2 >= l->max)
-                enter_waiting(w, l);
-
-        if (w->cg->backend == BACKEND_V1 && threshold_fired && !breached(w, l, usage) && v1_near_line(l, usage) &&
-            l->retry_deadline == NEVER) {
-                uint64_t now = now_usec();
-                l->near_until = now + V1_RECHECK_FOR_USEC;
-                l->near_fast_until = now + V1_RECHECK_FAST_FOR_USEC;
-                l->retry_at_limit = false;
-                l->retry_deadline = now + V1_RECHECK_FAST_USEC;
-        }
-        return 0;
+        r = candidate && !l->waiting ? react_to_breach(w, l, threshold_fired, grown, ev.high, usage) : 0;
+        if (want_snap)
+                refresh_snapshot(w, l);
+        return r;
 }
 
 /* Lowers the limits toward the target for `margin_n` quiet checks. */

@@ -8,7 +8,8 @@
  *   written   = the instant the write(2) of the limit file (memory.max on a
  *               fake tree, memory.limit_in_bytes on v1) returned, taken in
  *               the writing thread itself: this binary links the engine
- *               with -Wl,--wrap=write, and the wrapper stamps
+ *               with -Wl,--wrap=write and --wrap=pwrite64 (workers write
+ *               through kept fds), and the wrapper stamps
  *               CLOCK_MONOTONIC right after the real write returns, then
  *               recognises the file by its inode (the floor stamps its own
  *               write the same way).
@@ -108,21 +109,39 @@ static void stamp(int idx, uint64_t t) {
         atomic_compare_exchange_strong(&t_written[idx], &zero, t);
 }
 
+/* Stamps a write of a limit file (a value: digits, "-1" or "max"; the
+ * eventfd writes between the engine's threads are 8 binary bytes and are
+ * not looked at, which would add an fstat(2) to each). */
+static void capture(int fd, const void *buf, ssize_t r) {
+        const char c = *(const char *) buf;
+        if (r <= 0 || !atomic_load_explicit(&capture_on, memory_order_relaxed) ||
+            !((c >= '0' && c <= '9') || c == '-' || c == 'm'))
+                return;
+        uint64_t t = bench_now_ns();
+        int saved = errno;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && st.st_dev == target_dev && S_ISREG(st.st_mode)) {
+                int i = target_find(st.st_ino);
+                if (i >= 0)
+                        stamp(i, t);
+        }
+        errno = saved;
+}
+
 ssize_t __real_write(int fd, const void *buf, size_t n);
 ssize_t __wrap_write(int fd, const void *buf, size_t n);
 ssize_t __wrap_write(int fd, const void *buf, size_t n) {
         ssize_t r = __real_write(fd, buf, n);
-        if (r > 0 && atomic_load_explicit(&capture_on, memory_order_relaxed)) {
-                uint64_t t = bench_now_ns();
-                int saved = errno;
-                struct stat st;
-                if (fstat(fd, &st) == 0 && st.st_dev == target_dev && S_ISREG(st.st_mode)) {
-                        int i = target_find(st.st_ino);
-                        if (i >= 0)
-                                stamp(i, t);
-                }
-                errno = saved;
-        }
+        capture(fd, buf, r);
+        return r;
+}
+
+/* The engine writes limits through kept fds at offset 0. */
+ssize_t __real_pwrite64(int fd, const void *buf, size_t n, off_t off);
+ssize_t __wrap_pwrite64(int fd, const void *buf, size_t n, off_t off);
+ssize_t __wrap_pwrite64(int fd, const void *buf, size_t n, off_t off) {
+        ssize_t r = __real_pwrite64(fd, buf, n, off);
+        capture(fd, buf, r);
         return r;
 }
 
@@ -324,7 +343,7 @@ static int fake_setup(unsigned n) {
                 B.high_count[i] = 0;
                 char buf[128];
                 int len = snprintf(buf, sizeof(buf), EVENTS_FMT, 0ULL);
-                if (ftruncate(B.fd_events[i], 0) < 0 || pwrite(B.fd_events[i], buf, (size_t) len, 0) != len)
+                if (ftruncate(B.fd_events[i], 0) < 0 || __real_pwrite64(B.fd_events[i], buf, (size_t) len, 0) != len)
                         return -EIO;
                 snprintf(p, sizeof(p), "%s/memory.max", B.abs_[i]);
                 target_add(p, (int) i);
@@ -335,7 +354,7 @@ static int fake_setup(unsigned n) {
 static void fake_set_current(unsigned i, uint64_t v) {
         char buf[32];
         int len = snprintf(buf, sizeof(buf), "%015llu\n", (unsigned long long) v);
-        if (ftruncate(B.fd_current[i], len) < 0 || pwrite(B.fd_current[i], buf, (size_t) len, 0) != len)
+        if (ftruncate(B.fd_current[i], len) < 0 || __real_pwrite64(B.fd_current[i], buf, (size_t) len, 0) != len)
                 fprintf(stderr, "writing memory.current failed\n");
 }
 
@@ -344,7 +363,7 @@ static uint64_t fake_breach(unsigned i) {
         char buf[128];
         int len = snprintf(buf, sizeof(buf), EVENTS_FMT, (unsigned long long) ++B.high_count[i]);
         uint64_t t0 = bench_now_ns();
-        if (pwrite(B.fd_events[i], buf, (size_t) len, 0) != len)
+        if (__real_pwrite64(B.fd_events[i], buf, (size_t) len, 0) != len)
                 fprintf(stderr, "writing memory.events failed\n");
         return t0;
 }
@@ -398,7 +417,7 @@ static void floor_grow(unsigned i, int fd_limit) {
         uint64_t next = B.cur_max[i] + limits_grow_delta(&B.t, B.cur_max[i]);
         char buf[32];
         int len = snprintf(buf, sizeof(buf), B.fake ? "%015llu\n" : "%llu", (unsigned long long) next);
-        ssize_t w = pwrite(fd_limit, buf, (size_t) len, 0);
+        ssize_t w = __real_pwrite64(fd_limit, buf, (size_t) len, 0);
         uint64_t t = bench_now_ns();
         if (w == len) {
                 if (atomic_load(&capture_on))
@@ -505,7 +524,7 @@ static int floor_start(int rt) {
                         F.last_high_count[i] = B.high_count[i];
                         char buf[32];
                         int len = snprintf(buf, sizeof(buf), "%015llu\n", (unsigned long long) start);
-                        if (ftruncate(F.fd_max[i], 0) < 0 || pwrite(F.fd_max[i], buf, (size_t) len, 0) != len)
+                        if (ftruncate(F.fd_max[i], 0) < 0 || __real_pwrite64(F.fd_max[i], buf, (size_t) len, 0) != len)
                                 return -1;
                 }
                 return -pthread_create(&F.thread, NULL, floor_fake_main, NULL);
@@ -573,7 +592,7 @@ static void floor_rebase(unsigned i) {
         if (!B.fake) {
                 char buf[32];
                 int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long) start);
-                (void) !pwrite(F.fd_limit[i], buf, (size_t) len, 0);
+                (void) !__real_pwrite64(F.fd_limit[i], buf, (size_t) len, 0);
         }
 }
 

@@ -13,7 +13,8 @@
  *   PATTERN  a glob; without '/' it is matched against the file's base
  *            name ("memory.max", "memory.*"), with '/' against the whole
  *            path ("*-c1/memory.max")
- *   OPS      which calls: open, read, write or any, joined by '+'
+ *   OPS      which calls: open, openw (an open for writing only), read,
+ *            write or any, joined by '+'
  *            (default: write; read+write for EINTR)
  *   ACTION   an errno name (EBUSY EINTR ENOSPC EIO ENOENT ENODEV EAGAIN
  *            EACCES EPERM EINVAL ENOMEM EMFILE ENFILE): the call fails with it, nothing
@@ -67,6 +68,7 @@
 #define OP_OPEN 1u
 #define OP_READ 2u
 #define OP_WRITE 4u
+#define OP_OPENW 8u /* an open for writing: matched by "open" and "openw" rules */
 #define MAX_RULES 32
 
 typedef enum Action {
@@ -160,6 +162,8 @@ static int parse_rule(const char *s, Rule *r) {
                 for (char *o = strtok_r(at, "+", &save2); o; o = strtok_r(NULL, "+", &save2)) {
                         if (!strcmp(o, "open"))
                                 r->ops |= OP_OPEN;
+                        else if (!strcmp(o, "openw"))
+                                r->ops |= OP_OPENW;
                         else if (!strcmp(o, "read"))
                                 r->ops |= OP_READ;
                         else if (!strcmp(o, "write"))
@@ -301,7 +305,7 @@ static bool matches(const char *pattern, bool full, const char *path) {
 }
 
 static const char *op_name(unsigned op) {
-        return op == OP_OPEN ? "open" : op == OP_READ ? "read" : "write";
+        return op & (OP_OPEN | OP_OPENW) ? "open" : op == OP_READ ? "read" : "write";
 }
 
 /* The rule that takes this call, copied out; false when none does. */
@@ -449,7 +453,7 @@ static int do_openat(int dirfd, const char *name, int flags, mode_t mode) {
                 if (have && kernfs_pattern && (flags & O_TRUNC) &&
                     matches(kernfs_pattern, strchr(kernfs_pattern, '/') != NULL, path))
                         flags &= ~O_TRUNC;
-                if (have && pick(OP_OPEN, path, &r)) {
+                if (have && pick(OP_OPEN | ((flags & O_ACCMODE) != O_RDONLY ? OP_OPENW : 0), path, &r)) {
                         if (r.action == ACTION_ERRNO) {
                                 errno = r.err;
                                 return -1;

@@ -108,14 +108,17 @@ check "memcgd is still serving" memcgd_serves
 # once per crossing, and on a fake tree nothing moves again: without a
 # retry of its own the worker waits for an event that will not come
 # while usage runs on to max (on v1: an OOM kill).
+# PRE: a rule armed for the Monitor (and disarmed after it).
 grow_fault() {
-        local cg=$1 spec=$2 what=$3 g
+        local cg=$1 spec=$2 what=$3 pre=${4:-} g before
+        [ -z "$pre" ] || inject_arm "$pre"
         mgr root Monitor st "$cg" $((64 * MIB)) >/dev/null || fail "Monitor($cg)" "$(cat "$BUS_TMP/last.err")"
         g=$(granted)
+        before=$(grep -c "^inject .*$cg/memory.max" "$BUS_TMP/inject.log")
         inject_arm "$spec"
         fake_breach "$cg"
-        wait_for "fault" 5 grep -q "^inject .*$cg/memory.max" "$BUS_TMP/inject.log"
-        assert_eq "$cg: the grow's memory.max $what" 1 "$(grep -c "^inject .*$cg/memory.max" "$BUS_TMP/inject.log")"
+        wait_for "fault" 5 bash -c '[ "$(grep -c "^inject .*$0/memory.max" "$1")" -gt "$2" ]' "$cg" "$BUS_TMP/inject.log" "$before"
+        assert_eq "$cg: the grow's memory.max $what" 1 "$(($(grep -c "^inject .*$cg/memory.max" "$BUS_TMP/inject.log") - before))"
         log_has "$cg: the failed raise is logged" "$cg: raising the limit failed"
         check "memcgd is still serving" memcgd_serves
         # The failed raise gave its grant back; a retry may have raised it since.
@@ -136,8 +139,13 @@ grow_fault() {
 say "== a grow whose memory.max write fails (EBUSY), with no further kernel event"
 grow_fault /c4 "memory.max:EBUSY:1" "write got EBUSY"
 say "== a grow whose memory.max cannot be opened (EMFILE: the fd table is full), no further event"
+# Workers keep their limit files open; one that could not (the fd table
+# was full at Monitor, or past memcgd's fd ceiling) opens them by name at
+# every write, and that open can fail.
 fake_cgroup /c8 $((10 * MIB))
-grow_fault /c8 "memory.max@open:EMFILE:1" "open got EMFILE"
+grow_fault /c8 "memory.max@open:EMFILE:1" "open got EMFILE" "*/c8/memory.max@openw:EMFILE:1"
+log_has "/c8: Monitor went on without memory.max kept open, and said so" "/c8: not every file kept open .*the limit is opened at each write"
+
 
 # ---------------------------------------------------------------------------
 say "== short writes on memory.high and memory.max"
@@ -253,6 +261,9 @@ memcgd_stop
 rm -f "$BUS_TMP/state/state"
 memcgd_start --budget=4G
 memcg_create raise
+# The fd table was full at Monitor too: the worker could not keep
+# memory.limit_in_bytes open and opens it at each write.
+inject_arm "*$MEMCG/memory.limit_in_bytes@openw:EMFILE:1"
 mgr root Monitor st "$MEMCG" $((64 * MIB)) >/dev/null || die "Monitor $MEMCG" "$(cat "$BUS_TMP/last.err")"
 inject_arm "*$MEMCG/memory.limit_in_bytes@open:EMFILE:2"
 alloc_start "$MEMCG" 160 2 30

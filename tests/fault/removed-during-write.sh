@@ -36,6 +36,11 @@ for phase in memory.max@open memory.max@write memory.high@open memory.high@write
         n=$((n + 1))
         cg="/rm$n"
         fake_cgroup "$cg" $((10 * MIB))
+        # A limit file is opened at a grow only by a worker that could
+        # not keep it open (the fd table was full at Monitor).
+        case $phase in
+        *@open) inject_arm "*$cg/${phase%@*}@openw:EMFILE:1" ;;
+        esac
         mgr root Monitor st "$cg" $((64 * MIB)) >/dev/null || { fail "Monitor($cg)" "$(cat "$BUS_TMP/last.err")"; continue; }
         check "$cg is in the state file" in_state "$cg"
         inject_arm "*$cg/$phase:delay=700:1"
