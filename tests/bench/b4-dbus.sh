@@ -6,6 +6,8 @@
 #   org.freedesktop.DBus.Peer.Ping on /org/memcgd1 (the floor: answered by
 #     sd-bus itself in the daemon's main thread, no memcgd code),
 #   GetStats of a monitored v1 memcg, ListMonitored (20 monitored),
+#   and, as GetStats' floor, Ping and GetStats of bench-dbus echo-serve
+#   (the same reply copied, no kernel read),
 # synchronously and with 64 calls in flight; and Monitor+Unmonitor round
 # trips (one pair = one Monitor, which registers v1 thresholds in the
 # kernel, then one Unmonitor, which joins the worker) as root and as an
@@ -44,6 +46,13 @@ BUS_TEST_NAME=b4-dbus
 CLIENT=${MEMCGD_BENCH_DBUS:-}
 [ -x "$CLIENT" ] || skip "bench-dbus client not built (MEMCGD_BENCH_DBUS=${CLIENT})"
 
+# The floor for GetStats: bench-dbus echo-serve answers GetStats with a
+# copy of memcgd's reply for the same cgroup, reading nothing from the
+# kernel, on the same bus. What it reaches is what the reply's size
+# leaves to any server.
+BUS_EXTRA_POLICY='<policy user="root"><allow own="org.memcgd1.BenchEcho"/></policy>
+<policy context="default"><allow send_destination="org.memcgd1.BenchEcho"/></policy>'
+
 # Debug logging would measure the log file: only warnings (the last
 # --log-level wins).
 bus_setup --log-level=warning
@@ -76,22 +85,32 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 measure() { # LABEL CALLER ARGS...
         local label=$1 who=$2 out m0 d0 m1 d1
         shift 2
-        m0=$(cpu_ticks "$MEMCGD_PID") d0=$(cpu_ticks "$BUS_DBUS_PID")
+        m0=$(cpu_ticks "${SERVER_PID:-$MEMCGD_PID}") d0=$(cpu_ticks "$BUS_DBUS_PID")
         if [ "$who" = user ]; then
                 out=$(as_user "$CLIENT" "$@" 2>>"$BUS_TMP/client.err")
         else
                 out=$("$CLIENT" "$@" 2>>"$BUS_TMP/client.err")
         fi
-        m1=$(cpu_ticks "$MEMCGD_PID") d1=$(cpu_ticks "$BUS_DBUS_PID")
+        m1=$(cpu_ticks "${SERVER_PID:-$MEMCGD_PID}") d1=$(cpu_ticks "$BUS_DBUS_PID")
         if [ -z "$out" ]; then
                 fail "$label: the client printed nothing" "$(tail -n 3 "$BUS_TMP/client.err")"
                 return
         fi
-        # Where the time of a call goes: memcgd's and dbus-daemon's CPU.
+        # Where the time of a call goes: the server's (memcgd's, or
+        # SERVER_PID's) and dbus-daemon's CPU.
         out="${out%\}},\"memcgd_cpu_us\":$(((m1 - m0) * TICK_US)),\"dbus_daemon_cpu_us\":$(((d1 - d0) * TICK_US))}"
         printf '{"label":"%s","caller":"%s","result":%s}\n' "$label" "$who" "$out" >>"$RESULTS"
         say "  $label ($who): $out"
 }
+
+"$CLIENT" echo-serve --cgroup="$CG_STATS" >"$BUS_TMP/echo.out" 2>"$BUS_TMP/echo.err" &
+ECHO_PID=$!
+if wait_for "echo server" 10 grep -q '^ready' "$BUS_TMP/echo.out"; then
+        pass "the echo server answers GetStats with memcgd's reply for $CG_STATS"
+else
+        fail "the echo server answers GetStats with memcgd's reply for $CG_STATS" "$(cat "$BUS_TMP/echo.err")"
+fi
+ECHO=org.memcgd1.BenchEcho
 
 say "== B4: ${SECS}s per measurement"
 for inflight in 1 64; do
@@ -99,7 +118,12 @@ for inflight in 1 64; do
         measure "getstats" root getstats --inflight=$inflight --seconds="$SECS" --cgroup="$CG_STATS"
         measure "list" root list --inflight=$inflight --seconds="$SECS"
         measure "ping-after" root ping --inflight=$inflight --seconds="$SECS"
+        SERVER_PID=$ECHO_PID measure "echo-ping" root ping --inflight=$inflight --seconds="$SECS" --dest=$ECHO
+        SERVER_PID=$ECHO_PID measure "echo-getstats" root getstats --inflight=$inflight --seconds="$SECS" \
+                --cgroup="$CG_STATS" --dest=$ECHO
 done
+kill "$ECHO_PID" 2>/dev/null
+wait "$ECHO_PID" 2>/dev/null
 measure "monitor-unmonitor" root monitor-cycle --seconds="$SECS" --cgroup="$CG_ROOT"
 measure "monitor-unmonitor" user monitor-cycle --seconds="$SECS" --cgroup="$CG_USER"
 memcgd_alive && pass "memcgd is still on the bus after the benchmark" || fail "memcgd is still on the bus after the benchmark"
@@ -115,7 +139,7 @@ def get(label, inflight, caller="root"):
     return None
 table = []
 print("\nB4 D-Bus throughput (private dbus-daemon, memcgd --log-level=warning; calls/s; ratio to Peer.Ping in the same run)")
-print("%-30s %8s %10s %9s %9s %9s %9s %7s %s" % ("call", "inflight", "calls/s", "p50 us", "p99 us", "memcgd", "daemon",
+print("%-30s %8s %10s %9s %9s %9s %9s %7s %s" % ("call", "inflight", "calls/s", "p50 us", "p99 us", "server", "daemon",
       "ratio", "target >= 0.8"))
 print("%-30s %8s %10s %9s %9s %9s %9s" % ("", "", "", "", "", "us/call", "us/call"))
 def per_call(r, key):
@@ -124,23 +148,32 @@ for inflight in (1, 64):
     pb, pa = get("ping-before", inflight), get("ping-after", inflight)
     pings = [p["rate"] for p in (pb, pa) if p]
     ping = sum(pings) / len(pings) if pings else None
+    ep = get("echo-ping", inflight)
     for label, name in (("ping-before", "Peer.Ping (before)"), ("ping-after", "Peer.Ping (after)"),
-                        ("getstats", "GetStats"), ("list", "ListMonitored (%d)" % n_list)):
+                        ("getstats", "GetStats"), ("list", "ListMonitored (%d)" % n_list),
+                        ("echo-ping", "floor: echo server Ping"),
+                        ("echo-getstats", "floor: echo server GetStats")):
         r = get(label, inflight)
         if not r:
             continue
-        ratio = r["rate"] / ping if ping and not label.startswith("ping") else None
+        if label == "echo-getstats":
+            # The same reply bytes with no work behind them, against the
+            # same server's Ping: the most any server gets for this reply.
+            ratio = r["rate"] / ep["rate"] if ep else None
+        else:
+            ratio = r["rate"] / ping if ping and "ping" not in label else None
         mc, dc = per_call(r, "memcgd_cpu_us"), per_call(r, "dbus_daemon_cpu_us")
         row = {"call": name, "inflight": inflight, "calls_per_second": r["rate"], "calls": r["calls"],
                "errors": r["errors"], "p50_us": r.get("p50_us"), "p99_us": r.get("p99_us"),
                "memcgd_cpu_us_per_call": mc, "dbus_daemon_cpu_us_per_call": dc,
-               "ratio_to_ping": ratio, "target_met": (ratio >= 0.8) if ratio is not None else None}
+               "ratio_to_ping": ratio,
+               "target_met": (ratio >= 0.8) if ratio is not None and not label.startswith("echo") else None}
         table.append(row)
         print("%-30s %8d %10.0f %9s %9s %9s %9s %7s %s" % (name, inflight, r["rate"],
               "%.0f" % r["p50_us"] if "p50_us" in r else "-", "%.0f" % r["p99_us"] if "p99_us" in r else "-",
               "%.1f" % mc if mc is not None else "-", "%.1f" % dc if dc is not None else "-",
               "%.2f" % ratio if ratio is not None else "-",
-              "" if ratio is None else ("MET" if ratio >= 0.8 else "NOT MET")))
+              "" if ratio is None else "(floor)" if label.startswith("echo") else ("MET" if ratio >= 0.8 else "NOT MET")))
 for caller in ("root", "user"):
     r = get("monitor-unmonitor", 1, caller)
     if not r:

@@ -171,7 +171,14 @@ polkit_action_file() {
 }
 
 bus_write_config() {
-        local policy=$1
+        local policy=$1 extra=/nonexistent
+        # BUS_EXTRA_POLICY: <policy> elements a test adds (a benchmark's
+        # own service).
+        if [ -n "${BUS_EXTRA_POLICY:-}" ]; then
+                extra=$BUS_TMP/extra-policy.conf
+                printf '<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"\n "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n<busconfig>\n%s\n</busconfig>\n' \
+                        "$BUS_EXTRA_POLICY" >"$extra"
+        fi
         cat >"$BUS_TMP/bus.conf" <<EOF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -207,6 +214,7 @@ bus_write_config() {
   <include ignore_missing="yes">/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf</include>
   <!-- The policy under test, from the build. -->
   <include>$policy</include>
+  <include ignore_missing="yes">$extra</include>
 </busconfig>
 EOF
 }
