@@ -479,6 +479,8 @@ int cgroup_read_events(const Cgroup *c, MemoryEvents *ret) {
         int r;
 
         if (c->backend == BACKEND_V2) {
+                /* On cgroupfs, reading through the polled fd is what
+                 * re-arms POLLPRI. */
                 r = c->events_fd >= 0 ? pread_whole(c->events_fd, buf, sizeof(buf), &len)
                                       : read_record_at(c->dirfd, "memory.events", buf, sizeof(buf), &len);
                 if (r < 0)

@@ -21,14 +21,15 @@ typedef struct Cgroup {
         int dirfd;
         char *path;     /* "/a/b", relative to the hierarchy root */
         bool has_memsw; /* v1: memory.memsw.limit_in_bytes exists */
-        /* The usage file (memory.current, v1 memory.usage_in_bytes) kept
-         * open by cgroup_keep_usage_fd(), or -1: read by name. */
-        int usage_fd;
-        /* The limit files (v2 memory.max and memory.high, v1
+        /* The usage file (memory.current, v1 memory.usage_in_bytes) and the
+         * limit files (v2 memory.max and memory.high, v1
          * memory.limit_in_bytes and memory.soft_limit_in_bytes) kept open
-         * for writing, and a fake tree's memory.events for reading, by
-         * cgroup_keep_fds(); or -1: opened by name at each use. */
-        int max_fd, high_fd, events_fd;
+         * by cgroup_keep_fds(), or -1: opened by name at each use. */
+        int usage_fd, max_fd, high_fd;
+        /* v2 memory.events kept open: on cgroupfs the fd a worker polls
+         * for POLLPRI (opened by the engine, whatever the fd ceiling), on
+         * a fake tree by cgroup_keep_fds(); or -1: read by name. */
+        int events_fd;
         /* The files cgroup_read_stats() reads, kept open by the thread
          * that reads stats (the main thread; a worker never touches
          * them), or NULL: each read opens the file by name. */
@@ -88,12 +89,14 @@ void cgroup_read_stats(const CgroupRoot *root, const Cgroup *c, bool skip_high, 
  * read, a page of kernel memory: the caller bounds how many cgroups keep
  * theirs. */
 int cgroup_keep_stat_files(const CgroupRoot *root, Cgroup *c, int fd_ceiling);
-/* Keeps the usage file open: a worker reads it at every wake-up, and a
- * pread(2) of an open file costs a fraction of openat + read + close
- * (the path walk). Only below fd_ceiling: the fds every worker needs (its
- * directory, eventfds, notification fds) must not meet EMFILE because of
- * a shortcut. 0 or a negative errno (usage is then read by name). Before
- * the worker thread starts; the fd is closed by cgroup_free(). */
+/* Keeps the usage and limit files (and a fake tree's memory.events) open:
+ * a worker reads usage at every wake-up and writes the limits at every
+ * reaction, and a pread(2)/pwrite(2) of an open file costs a fraction of
+ * openat + read + close (the path walk). Only below fd_ceiling: the fds
+ * every worker needs (its directory, eventfds, notification fds) must not
+ * meet EMFILE because of a shortcut. 0 or a negative errno (the files not kept are then opened
+ * by name). Before the worker thread starts; the fds are closed by
+ * cgroup_free(). */
 int cgroup_keep_fds(Cgroup *c, int fd_ceiling);
 /* Closes them (c reads by name again). */
 void cgroup_drop_stat_files(Cgroup *c);

@@ -36,7 +36,6 @@ struct Worker {
         Cgroup *cg;
         pthread_t thread;
         int ctl_fd;      /* eventfd: the main thread's requests, fake-tree kicks */
-        int events_fd;   /* v2 on cgroupfs: memory.events kept open for POLLPRI */
         int notify_wd;   /* fake tree: the shared inotify watch, or -1 */
         uint64_t seq;    /* monitor order */
         /* Main thread only: the engine's list of workers in monitor order

@@ -320,8 +320,6 @@ static Worker *worker_free(Engine *e, Worker *w) {
                 notify_remove(e->notify, w->notify_wd);
         if (w->ctl_fd >= 0)
                 close(w->ctl_fd);
-        if (w->events_fd >= 0)
-                close(w->events_fd);
         cgroup_free(w->cg);
         pthread_mutex_destroy(&w->lock);
         free(w);
@@ -692,7 +690,6 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
                 log_debug("%s: not every file kept open (%s): %s is opened at each write", w->cg->path, strerror(-r),
                           w->cg->max_fd < 0 ? "the limit" : "the high line");
         w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        w->events_fd = -1;
         w->notify_wd = -1;
         w->pending_ladder_fd = -1;
         w->seq = e->next_seq++;
@@ -715,8 +712,10 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
                                 goto fail_worker;
                         w->notify_wd = r;
                 } else {
-                        w->events_fd = openat(w->cg->dirfd, "memory.events", O_RDONLY | O_CLOEXEC);
-                        if (w->events_fd < 0) {
+                        /* Kept open whatever the fd ceiling: it is how the
+                         * worker hears of breaches (POLLPRI). */
+                        w->cg->events_fd = openat(w->cg->dirfd, "memory.events", O_RDONLY | O_CLOEXEC);
+                        if (w->cg->events_fd < 0) {
                                 r = -errno;
                                 goto fail_worker;
                         }

@@ -333,14 +333,6 @@ static bool v1_take_pending(Worker *w, WorkerLocal *l) {
 }
 
 static int read_events(Worker *w, MemoryEvents *ret) {
-        if (w->events_fd >= 0) {
-                /* Reading through the polled fd is what re-arms POLLPRI. */
-                char buf[1024];
-                ssize_t n = pread(w->events_fd, buf, sizeof(buf) - 1, 0);
-                if (n < 0)
-                        return -errno;
-                return parse_memory_events(buf, (size_t) n, ret);
-        }
         return cgroup_read_events(w->cg, ret);
 }
 
@@ -1428,8 +1420,8 @@ void *worker_main(void *userdata) {
                 struct timespec ts = {};
                 bool removed = false;
 
-                if (w->events_fd >= 0)
-                        p[n++] = (struct pollfd) { .fd = w->events_fd, .events = POLLPRI };
+                if (!w->cg->fake && w->cg->events_fd >= 0)
+                        p[n++] = (struct pollfd) { .fd = w->cg->events_fd, .events = POLLPRI };
                 else if (l.ladder_fd >= 0)
                         p[n++] = (struct pollfd) { .fd = l.ladder_fd, .events = POLLIN };
                 if (pressure_watch_poll_events(&l.pw, now) != 0) {
