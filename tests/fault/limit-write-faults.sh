@@ -146,7 +146,6 @@ fake_cgroup /c8 $((10 * MIB))
 grow_fault /c8 "memory.max@open:EMFILE:1" "open got EMFILE" "*/c8/memory.max@openw:EMFILE:1"
 log_has "/c8: Monitor went on without memory.max kept open, and said so" "/c8: not every file kept open .*the limit is opened at each write"
 
-
 # ---------------------------------------------------------------------------
 say "== short writes on memory.high and memory.max"
 # kernfs takes a write whole (a cgroup file's handler parses the buffer it
