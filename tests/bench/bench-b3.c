@@ -9,13 +9,19 @@
  *
  * The first window starts as soon as every worker reported its start, so
  * it includes the shrink timer's backoff ramp (1, 2, 4 ... 32 s after
- * Monitor, each a check and for an idle cgroup a first shrink); the full
- * run adds a second, steady window (timers at 32-60 s).
+ * Monitor, each a check and for an idle cgroup a first shrink). The full
+ * run adds the second minute (timers at 60 s; each idle cgroup's limit
+ * still walks down, margin/n at the n-th check, one write and one event
+ * each), and the settled window: measured once a whole timer period
+ * (61 s) passed with no limit change, when the limits of idle cgroups no
+ * longer move (margin x 0.1 from the 10th check on, about 6 minutes after
+ * Monitor) and a check is a wake-up and a read of usage.
  *
  *   bench-b3 --memcgd=PATH [--small] [--json=FILE] [--fake=N] [--v1=N]
- *            [--window=S] [--no-steady] */
+ *            [--window=S] [--no-steady] [--no-settled] */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include "../fake/fake-tree.h"
 #include "bench.h"
@@ -23,6 +29,7 @@
 #define MIB_ UINT64_C(1048576)
 
 typedef struct Window {
+        const char *label;
         double seconds;
         double cpu_s, cpu_pct_core;
         double wakeups_per_s, ctxsw_per_s;
@@ -33,9 +40,11 @@ typedef struct Run {
         char variant[32];
         unsigned n, started;
         double start_s, stop_s;
-        Window w[2];
+        Window w[3];
         unsigned n_windows;
         ProcCost end;
+        unsigned kept;     /* cgroups whose limit file the daemon kept open */
+        uint64_t fd_limit; /* the daemon's RLIMIT_NOFILE */
         bool ok;
 } Run;
 
@@ -60,9 +69,9 @@ static void *reader_main(void *userdata) {
         return NULL;
 }
 
-static Window measure(pid_t pid, Reader *rd, double seconds) {
+static Window measure(pid_t pid, Reader *rd, double seconds, const char *label) {
         ProcCost a, b;
-        Window w = { .seconds = seconds };
+        Window w = { .label = label, .seconds = seconds };
         uint64_t l0 = rd->limits;
         uint64_t t0 = bench_now_ns();
         (void) bench_proc_cost(pid, &a);
@@ -78,8 +87,23 @@ static Window measure(pid_t pid, Reader *rd, double seconds) {
         return w;
 }
 
+/* Waits until `quiet_s` seconds passed with no limit change (at most
+ * `cap_s`); true if they did. */
+static bool wait_settled(pid_t pid, Reader *rd, double quiet_s, double cap_s) {
+        uint64_t start = bench_now_ns(), since = start, seen = rd->limits;
+        while ((double) (bench_now_ns() - start) / 1e9 < cap_s && kill(pid, 0) == 0) {
+                bench_sleep_ms(500);
+                if (rd->limits != seen) {
+                        seen = rd->limits;
+                        since = bench_now_ns();
+                } else if ((double) (bench_now_ns() - since) / 1e9 >= quiet_s)
+                        return true;
+        }
+        return false;
+}
+
 static void run_daemon(Run *run, const char *memcgd, const char *root, char **paths, unsigned n, double window,
-                       bool steady) {
+                       bool steady, bool settled) {
         char tmpl[] = "/tmp/memcgd-bench-b3-XXXXXX";
         char conf[256], state[256], rootarg[300];
         if (!mkdtemp(tmpl))
@@ -129,10 +153,26 @@ static void run_daemon(Run *run, const char *memcgd, const char *root, char **pa
         run->start_s = (double) (bench_now_ns() - t0) / 1e9;
         printf("# %s: %u of %u workers started in %.1f s\n", run->variant, run->started, n, run->start_s);
         if (rd.started == n) {
-                run->w[run->n_windows++] = measure(c.pid, &rd, window);
+                run->w[run->n_windows++] = measure(c.pid, &rd, window, "ramp");
                 if (steady)
-                        run->w[run->n_windows++] = measure(c.pid, &rd, window);
+                        run->w[run->n_windows++] = measure(c.pid, &rd, window, "minute 2");
+                if (settled) {
+                        uint64_t t_wait = bench_now_ns();
+                        if (wait_settled(c.pid, &rd, 61, 900)) {
+                                printf("# %s: limits settled (61 s without a change) %.0f s after start\n", run->variant,
+                                       (double) (bench_now_ns() - t0) / 1e9);
+                                run->w[run->n_windows++] = measure(c.pid, &rd, window, "settled");
+                        } else
+                                printf("# %s: limits still moving %.0f s later: no settled window\n", run->variant,
+                                       (double) (bench_now_ns() - t_wait) / 1e9);
+                }
                 (void) bench_proc_cost(c.pid, &run->end);
+                /* Workers keep their files open only while the fd table
+                 * is less than half full: where the fd limit is low, the
+                 * rest open them at each use. */
+                run->kept = bench_count_fds_named(c.pid, root ? "memory.max" : "memory.limit_in_bytes");
+                struct rlimit rl;
+                run->fd_limit = prlimit(c.pid, RLIMIT_NOFILE, NULL, &rl) == 0 ? (uint64_t) rl.rlim_cur : 0;
                 run->ok = true;
         }
         uint64_t t1 = bench_now_ns();
@@ -156,14 +196,17 @@ out:
 static void print_run(const Run *r) {
         for (unsigned k = 0; k < r->n_windows; k++) {
                 const Window *w = &r->w[k];
-                printf("%-10s %5u %-7s %5.0f %8.3f %8.3f %9.1f %9.1f %7llu %8.1f %7u %6u %s\n", r->variant, r->n,
-                       k == 0 ? "ramp" : "steady", w->seconds, w->cpu_s, w->cpu_pct_core, w->wakeups_per_s,
+                printf("%-10s %5u %-8s %5.0f %8.3f %8.3f %9.1f %9.1f %7llu %8.1f %7u %6u %s\n", r->variant, r->n,
+                       w->label, w->seconds, w->cpu_s, w->cpu_pct_core, w->wakeups_per_s,
                        w->ctxsw_per_s, (unsigned long long) w->limit_changes, (double) r->end.rss_kib / 1024.0,
                        r->end.threads, r->end.fds,
                        w->cpu_pct_core < 0.2 && r->end.rss_kib < 64 * 1024 ? "yes" : "no");
         }
-        if (r->ok)
+        if (r->ok) {
                 printf("%-10s   started in %.1f s, SIGTERM to exit %.2f s\n", "", r->start_s, r->stop_s);
+                printf("%-10s   limit file kept open for %u of %u cgroups (fd limit %llu)\n", "", r->kept, r->n,
+                       (unsigned long long) r->fd_limit);
+        }
 }
 
 int main(int argc, char **argv) {
@@ -174,6 +217,7 @@ int main(int argc, char **argv) {
         unsigned n_v1 = (unsigned) bench_opt_long(argc, argv, "--v1", small ? 200 : 1000);
         double window = (double) bench_opt_long(argc, argv, "--window", small ? 10 : 60);
         bool steady = !small && !bench_flag(argc, argv, "--no-steady");
+        bool settled = !small && !bench_flag(argc, argv, "--no-settled");
         Run runs[2] = {};
         unsigned n_runs = 0;
 
@@ -201,7 +245,7 @@ int main(int argc, char **argv) {
                         Run *r = &runs[n_runs++];
                         snprintf(r->variant, sizeof(r->variant), "fake");
                         r->n = n_fake;
-                        run_daemon(r, memcgd, root, paths, n_fake, window, steady);
+                        run_daemon(r, memcgd, root, paths, n_fake, window, steady, settled);
                         for (unsigned i = 0; i < n_fake; i++)
                                 free(paths[i]);
                         free(paths);
@@ -227,7 +271,7 @@ int main(int argc, char **argv) {
                 Run *r = &runs[n_runs++];
                 snprintf(r->variant, sizeof(r->variant), "v1");
                 r->n = made;
-                run_daemon(r, memcgd, NULL, rel, made, window, steady);
+                run_daemon(r, memcgd, NULL, rel, made, window, steady, settled);
                 for (unsigned i = 0; i < made; i++)
                         bench_memcg_remove(abs_[i]);
                 for (unsigned i = 0; i < n_v1; i++) {
@@ -239,7 +283,7 @@ int main(int argc, char **argv) {
         }
 
         printf("\nB3 idle cost of memcgd (--no-bus) monitoring idle cgroups; CPU %% is of one core\n");
-        printf("%-10s %5s %-7s %5s %8s %8s %9s %9s %7s %8s %7s %6s %s\n", "variant", "N", "window", "s", "cpu s",
+        printf("%-10s %5s %-8s %5s %8s %8s %9s %9s %7s %8s %7s %6s %s\n", "variant", "N", "window", "s", "cpu s",
                "cpu %", "wakeups/s", "ctxsw/s", "limits", "RSS MiB", "threads", "fds", "target met");
         for (unsigned k = 0; k < n_runs; k++)
                 print_run(&runs[k]);
@@ -257,7 +301,7 @@ int main(int argc, char **argv) {
                                         json_obj(&j, NULL);
                                         json_str(&j, "variant", r->variant);
                                         json_u64(&j, "cgroups", r->n);
-                                        json_str(&j, "window", w == 0 ? "ramp" : "steady");
+                                        json_str(&j, "window", r->w[w].label);
                                         json_num(&j, "seconds", r->w[w].seconds);
                                         json_num(&j, "cpu_seconds", r->w[w].cpu_s);
                                         json_num(&j, "cpu_percent_of_one_core", r->w[w].cpu_pct_core);
@@ -268,6 +312,8 @@ int main(int argc, char **argv) {
                                         json_u64(&j, "rss_anon_kib", r->end.rss_anon_kib);
                                         json_u64(&j, "threads", r->end.threads);
                                         json_u64(&j, "fds", r->end.fds);
+                                        json_u64(&j, "limit_files_kept_open", r->kept);
+                                        json_u64(&j, "fd_limit", r->fd_limit);
                                         json_num(&j, "start_seconds", r->start_s);
                                         json_num(&j, "stop_seconds", r->stop_s);
                                         json_bool(&j, "target_met", r->w[w].cpu_pct_core < 0.2 &&

@@ -505,6 +505,34 @@ static inline int bench_proc_cost(pid_t pid, ProcCost *ret) {
         return 0;
 }
 
+/* How many of PID's fds are open on a file named `name` (e.g.
+ * "memory.max"): the limit files a daemon kept open, one per cgroup. */
+static inline unsigned bench_count_fds_named(pid_t pid, const char *name) {
+        char p[512], target[4096];
+        unsigned n = 0;
+        size_t l = strlen(name);
+        DIR *d;
+        struct dirent *de;
+
+        snprintf(p, sizeof(p), "/proc/%d/fd", (int) pid);
+        d = opendir(p);
+        if (!d)
+                return 0;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(p, sizeof(p), "/proc/%d/fd/%s", (int) pid, de->d_name);
+                ssize_t k = readlink(p, target, sizeof(target) - 1);
+                if (k <= (ssize_t) l)
+                        continue;
+                target[k] = 0;
+                if (target[k - l - 1] == '/' && strcmp(target + k - l, name) == 0)
+                        n++;
+        }
+        closedir(d);
+        return n;
+}
+
 /* ---- command line ------------------------------------------------------- */
 
 /* "--name=value" → value, else NULL. */

@@ -7,10 +7,12 @@
 #
 # Builds (meson setup + ninja in DIR, default build-bench/ beside the
 # sources, or uses the given build directory), then runs
-#   B1 reaction latency         (fake tree 1/100/4000 + storms; real v1 1/100 + storm,
-#                                normal and SCHED_FIFO workers; each beside its floor)
+#   B1 reaction latency         (fake tree 1/100/4000 + storms, 5 rounds pooled; real v1
+#                                1/100 + storm, normal and SCHED_FIFO workers; each beside
+#                                its floor)
 #   B2 survivable allocation rate (real v1, 1 GiB at full speed, 4 modes, memcgd vs pollers)
-#   B3 idle cost                (the daemon with 4000 fake + 1000 real v1 idle cgroups)
+#   B3 idle cost                (the daemon with 4000 fake + 1000 real v1 idle cgroups: the
+#                                first and second minute, and once the limits settled)
 #   B4 D-Bus throughput         (private bus + polkitd; GetStats/ListMonitored vs Peer.Ping)
 #   B5 effectiveness            (bursty workload: slack, give-back time, OOM kills)
 #   profile                     (callgrind instruction counts of the engine's reaction path,
@@ -18,7 +20,8 @@
 # Each prints a table; JSON lands in --out (default DIR/bench-results):
 # b1.json ... b5.json, summary.json, the logs and the callgrind output.
 # --small is the CI smoke run (well under 3 minutes); the full run takes
-# about 15-20 minutes on 2 cores.
+# about 30 minutes on 2 cores (B3 waits ~7 minutes a daemon for its
+# idle cgroups' limits to settle).
 #
 # Needs root (real memcgs, SCHED_FIFO, a polkit rule, a test user) and
 # cgroup v1 memory for B1-v1/B2/B4/B5; what the host lacks is skipped with
