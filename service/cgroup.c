@@ -170,9 +170,9 @@ int write_string_at(int dirfd, const char *name, const char *s) {
 
 static void format_limit(uint64_t value, Backend b, char buf[static 32]) {
         if (value == UINT64_MAX)
-                snprintf(buf, 32, "%s", b == BACKEND_V2 ? "max" : "-1");
+                strcpy(buf, b == BACKEND_V2 ? "max" : "-1");
         else
-                snprintf(buf, 32, "%llu", (unsigned long long) value);
+                (void) format_u64(buf, value);
 }
 
 int write_limit_at(int dirfd, const char *name, uint64_t value, Backend b) {

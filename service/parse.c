@@ -53,6 +53,20 @@ int parse_u64_value(const char *buf, size_t len, uint64_t *ret) {
         return 0;
 }
 
+size_t format_u64(char buf[static 21], uint64_t v) {
+        char tmp[20];
+        size_t n = 0;
+
+        do {
+                tmp[n++] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v > 0);
+        for (size_t i = 0; i < n; i++)
+                buf[i] = tmp[n - 1 - i];
+        buf[n] = '\0';
+        return n;
+}
+
 /* Finds the line whose first word is exactly `key` and returns the offset
  * of the rest of the line (after one space) and its end. */
 static int find_key(const char *buf, size_t len, const char *key, size_t *ret_start, size_t *ret_end) {

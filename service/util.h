@@ -100,7 +100,7 @@ static inline bool streq_ptr(const char *a, const char *b) {
 #define log_full_errno(level, error, ...)                       \
         ({                                                      \
                 int _e_ = (error);                              \
-                log_internal(level, __VA_ARGS__);               \
+                log_full(level, __VA_ARGS__);                   \
                 _e_ > 0 ? -_e_ : _e_;                           \
         })
 #define log_debug_errno(e, ...) log_full_errno(LOG_DEBUG, e, __VA_ARGS__)

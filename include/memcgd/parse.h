@@ -20,6 +20,11 @@
  * "max" (v2 for unlimited, parsed as UINT64_MAX). */
 int parse_u64_value(const char *buf, size_t len, uint64_t *ret);
 
+/* Writes v in decimal and a NUL into buf (at most 20 digits); returns the
+ * number of digits. The inverse of parse_u64_value() for numbers, without
+ * printf's machinery: a worker formats two limits at every reaction. */
+size_t format_u64(char buf[static 21], uint64_t v);
+
 /* A "key value\n" file (memory.events, memory.stat, memory.oom_control,
  * cgroup.events): the value of the line whose first word equals `key`
  * exactly (not a prefix match). */

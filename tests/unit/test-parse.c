@@ -80,6 +80,35 @@ static void parse_u64_value_reads_decimals_with_an_optional_newline(void **state
         expect_u64_value("9223372036854771712\n", UINT64_C(9223372036854771712)); /* v1 "unlimited" */
 }
 
+static void format_u64_writes_what_printf_writes_and_parses_back(void **state) {
+        static const uint64_t edges[] = { 0, 1, 9, 10, 99, 100, 4096, UINT64_C(67108864), UINT64_C(999999999999),
+                                          UINT64_C(9223372036854771712), UINT64_MAX - 1, UINT64_MAX };
+        uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
+
+        for (size_t k = 0; k < sizeof(edges) / sizeof(edges[0]) + 10000; k++) {
+                uint64_t v, back = 0;
+                char mine[21], theirs[32];
+
+                if (k < sizeof(edges) / sizeof(edges[0]))
+                        v = edges[k];
+                else {
+                        /* xorshift64: every length of number, seeded. */
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        v = x >> (x % 64);
+                }
+                size_t n = format_u64(mine, v);
+                snprintf(theirs, sizeof(theirs), "%" PRIu64, v);
+                if (strcmp(mine, theirs) != 0 || n != strlen(theirs)) {
+                        print_error("format_u64(%" PRIu64 ") = \"%s\" (%zu); expected \"%s\"\n", v, mine, n, theirs);
+                        fail();
+                }
+                assert_int_equal(parse_u64_value(mine, n, &back), 0);
+                assert_true(back == v);
+        }
+}
+
 static void parse_u64_value_reads_max_as_unlimited(void **state) {
         expect_u64_value("max\n", UINT64_MAX);
         expect_u64_value("max", UINT64_MAX);
@@ -804,6 +833,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(parse_u64_value_reads_decimals_with_an_optional_newline),
                 cmocka_unit_test(parse_u64_value_reads_max_as_unlimited),
+                cmocka_unit_test(format_u64_writes_what_printf_writes_and_parses_back),
                 cmocka_unit_test(parse_u64_value_rejects_empty_and_junk),
                 cmocka_unit_test(parse_u64_value_rejects_signs_and_spaces_the_kernel_never_writes),
                 cmocka_unit_test(parse_u64_value_reports_overflow_as_erange),
