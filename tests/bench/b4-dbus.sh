@@ -11,25 +11,32 @@
 # synchronously and with 64 calls in flight; and Monitor+Unmonitor round
 # trips (one pair = one Monitor, which registers v1 thresholds in the
 # kernel, then one Unmonitor, which joins the worker) as root and as an
-# unprivileged user that a polkit rule authorises. Prints a table and
-# writes JSON.
+# unprivileged user that a polkit rule authorises. The throughput calls
+# run in rounds, each call once a round; a ratio is to the Ping of the
+# same round and the table gives the rounds' median and range (one
+# 4-second run per call moved by up to 2x between runs on a busy 2-core
+# host). Prints a table and writes JSON.
 #
-#   tests/bench/b4-dbus.sh [--small] [--json=FILE] [--seconds=S]
+#   tests/bench/b4-dbus.sh [--small] [--json=FILE] [--seconds=S] [--rounds=N]
+# (5 rounds of 2 s a measurement; --small: 1 round of 1 s).
 # Environment as for the bus suite (MEMCGD_BIN, MEMCGD_SOURCE_ROOT,
 # MEMCGD_BUILD_ROOT) plus MEMCGD_BENCH_DBUS, the client binary.
 
 SMALL=0
 JSON=
 SECS=
+ROUNDS=
 for a in "$@"; do
         case $a in
         --small) SMALL=1 ;;
         --json=*) JSON=${a#--json=} ;;
         --seconds=*) SECS=${a#--seconds=} ;;
+        --rounds=*) ROUNDS=${a#--rounds=} ;;
         *) echo "b4-dbus.sh: unknown argument $a" >&2; exit 2 ;;
         esac
 done
-[ -n "$SECS" ] || { [ $SMALL = 1 ] && SECS=1 || SECS=4; }
+[ -n "$SECS" ] || { [ $SMALL = 1 ] && SECS=1 || SECS=2; }
+[ -n "$ROUNDS" ] || { [ $SMALL = 1 ] && ROUNDS=1 || ROUNDS=5; }
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${MEMCGD_SOURCE_ROOT:=$(cd "$HERE/../.." && pwd)}"
@@ -99,8 +106,9 @@ measure() { # LABEL CALLER ARGS...
         # Where the time of a call goes: the server's (memcgd's, or
         # SERVER_PID's) and dbus-daemon's CPU.
         out="${out%\}},\"memcgd_cpu_us\":$(((m1 - m0) * TICK_US)),\"dbus_daemon_cpu_us\":$(((d1 - d0) * TICK_US))}"
-        printf '{"label":"%s","caller":"%s","result":%s}\n' "$label" "$who" "$out" >>"$RESULTS"
-        say "  $label ($who): $out"
+        printf '{"label":"%s","caller":"%s","round":%d,"result":%s}\n' "$label" "$who" "${ROUND:-1}" "$out" \
+                >>"$RESULTS"
+        say "  $label ($who${ROUND:+, round $ROUND}): $out"
 }
 
 "$CLIENT" echo-serve --cgroup="$CG_STATS" >"$BUS_TMP/echo.out" 2>"$BUS_TMP/echo.err" &
@@ -112,15 +120,21 @@ else
 fi
 ECHO=org.memcgd1.BenchEcho
 
-say "== B4: ${SECS}s per measurement"
-for inflight in 1 64; do
-        measure "ping-before" root ping --inflight=$inflight --seconds="$SECS"
-        measure "getstats" root getstats --inflight=$inflight --seconds="$SECS" --cgroup="$CG_STATS"
-        measure "list" root list --inflight=$inflight --seconds="$SECS"
-        measure "ping-after" root ping --inflight=$inflight --seconds="$SECS"
-        SERVER_PID=$ECHO_PID measure "echo-ping" root ping --inflight=$inflight --seconds="$SECS" --dest=$ECHO
-        SERVER_PID=$ECHO_PID measure "echo-getstats" root getstats --inflight=$inflight --seconds="$SECS" \
-                --cgroup="$CG_STATS" --dest=$ECHO
+say "== B4: ${SECS}s per measurement, $ROUNDS rounds"
+# Rounds of every call in turn: a ratio is taken between a call and the
+# Ping of the same round, and the table gives the rounds' median, so that
+# a busy moment of the host moves one round, not the result.
+for round in $(seq 1 "$ROUNDS"); do
+        for inflight in 1 64; do
+                ROUND=$round measure "ping" root ping --inflight=$inflight --seconds="$SECS"
+                ROUND=$round measure "getstats" root getstats --inflight=$inflight --seconds="$SECS" \
+                        --cgroup="$CG_STATS"
+                ROUND=$round measure "list" root list --inflight=$inflight --seconds="$SECS"
+                ROUND=$round SERVER_PID=$ECHO_PID measure "echo-ping" root ping --inflight=$inflight \
+                        --seconds="$SECS" --dest=$ECHO
+                ROUND=$round SERVER_PID=$ECHO_PID measure "echo-getstats" root getstats --inflight=$inflight \
+                        --seconds="$SECS" --cgroup="$CG_STATS" --dest=$ECHO
+        done
 done
 kill "$ECHO_PID" 2>/dev/null
 wait "$ECHO_PID" 2>/dev/null
@@ -129,53 +143,62 @@ measure "monitor-unmonitor" user monitor-cycle --seconds="$SECS" --cgroup="$CG_U
 memcgd_alive && pass "memcgd is still on the bus after the benchmark" || fail "memcgd is still on the bus after the benchmark"
 
 "$PYTHON" - "$RESULTS" "$SMALL" "${JSON:-}" "$N_LIST" <<'EOF'
-import json, sys, os, time
+import json, sys, os, time, statistics
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 small, out, n_list = sys.argv[2] == "1", sys.argv[3], int(sys.argv[4])
-def get(label, inflight, caller="root"):
+rounds = sorted({r.get("round", 1) for r in rows})
+def get(label, inflight, rnd, caller="root"):
     for r in rows:
-        if r["label"] == label and r["caller"] == caller and r["result"]["inflight"] == inflight:
+        if (r["label"] == label and r["caller"] == caller and r["result"]["inflight"] == inflight and
+                r.get("round", 1) == rnd):
             return r["result"]
     return None
-table = []
-print("\nB4 D-Bus throughput (private dbus-daemon, memcgd --log-level=warning; calls/s; ratio to Peer.Ping in the same run)")
-print("%-30s %8s %10s %9s %9s %9s %9s %7s %s" % ("call", "inflight", "calls/s", "p50 us", "p99 us", "server", "daemon",
-      "ratio", "target >= 0.8"))
-print("%-30s %8s %10s %9s %9s %9s %9s" % ("", "", "", "", "", "us/call", "us/call"))
+def med(v):
+    v = [x for x in v if x is not None]
+    return statistics.median(v) if v else None
 def per_call(r, key):
     return r[key] / r["calls"] if r.get("calls") and key in r else None
+table = []
+print("\nB4 D-Bus throughput (private dbus-daemon, memcgd --log-level=warning; calls/s; ratio to the Peer.Ping of the")
+print("same round; the median of %d rounds, the rounds' range beside it)" % len(rounds))
+print("%-30s %8s %10s %9s %9s %9s %9s %7s %-11s %s" % ("call", "inflight", "calls/s", "p50 us", "p99 us", "server",
+      "daemon", "ratio", "range", "target >= 0.8"))
+print("%-30s %8s %10s %9s %9s %9s %9s" % ("", "", "", "", "", "us/call", "us/call"))
 for inflight in (1, 64):
-    pb, pa = get("ping-before", inflight), get("ping-after", inflight)
-    pings = [p["rate"] for p in (pb, pa) if p]
-    ping = sum(pings) / len(pings) if pings else None
-    ep = get("echo-ping", inflight)
-    for label, name in (("ping-before", "Peer.Ping (before)"), ("ping-after", "Peer.Ping (after)"),
-                        ("getstats", "GetStats"), ("list", "ListMonitored (%d)" % n_list),
+    for label, name in (("ping", "Peer.Ping"), ("getstats", "GetStats"), ("list", "ListMonitored (%d)" % n_list),
                         ("echo-ping", "floor: echo server Ping"),
                         ("echo-getstats", "floor: echo server GetStats")):
-        r = get(label, inflight)
-        if not r:
+        rs = [r for r in (get(label, inflight, k) for k in rounds) if r]
+        if not rs:
             continue
-        if label == "echo-getstats":
-            # The same reply bytes with no work behind them, against the
-            # same server's Ping: the most any server gets for this reply.
-            ratio = r["rate"] / ep["rate"] if ep else None
-        else:
-            ratio = r["rate"] / ping if ping and "ping" not in label else None
-        mc, dc = per_call(r, "memcgd_cpu_us"), per_call(r, "dbus_daemon_cpu_us")
-        row = {"call": name, "inflight": inflight, "calls_per_second": r["rate"], "calls": r["calls"],
-               "errors": r["errors"], "p50_us": r.get("p50_us"), "p99_us": r.get("p99_us"),
+        ratios = []
+        for k in rounds:
+            r = get(label, inflight, k)
+            # echo-getstats: the same reply bytes with no work behind them,
+            # against the same server's Ping: the most any server gets.
+            base = get("echo-ping" if label == "echo-getstats" else "ping", inflight, k)
+            if r and base and base["rate"] and "ping" not in label:
+                ratios.append(r["rate"] / base["rate"])
+        ratio = med(ratios)
+        rate = med([r["rate"] for r in rs])
+        p50, p99 = med([r.get("p50_us") for r in rs]), med([r.get("p99_us") for r in rs])
+        mc, dc = med([per_call(r, "memcgd_cpu_us") for r in rs]), med([per_call(r, "dbus_daemon_cpu_us") for r in rs])
+        row = {"call": name, "inflight": inflight, "rounds": len(rs), "calls_per_second": rate,
+               "calls_per_second_by_round": [r["rate"] for r in rs],
+               "calls": sum(r["calls"] for r in rs), "errors": sum(r["errors"] for r in rs),
+               "p50_us": p50, "p99_us": p99,
                "memcgd_cpu_us_per_call": mc, "dbus_daemon_cpu_us_per_call": dc,
-               "ratio_to_ping": ratio,
+               "ratio_to_ping": ratio, "ratio_to_ping_by_round": ratios,
                "target_met": (ratio >= 0.8) if ratio is not None and not label.startswith("echo") else None}
         table.append(row)
-        print("%-30s %8d %10.0f %9s %9s %9s %9s %7s %s" % (name, inflight, r["rate"],
-              "%.0f" % r["p50_us"] if "p50_us" in r else "-", "%.0f" % r["p99_us"] if "p99_us" in r else "-",
+        rng = "%.2f-%.2f" % (min(ratios), max(ratios)) if len(ratios) > 1 else ""
+        print("%-30s %8d %10.0f %9s %9s %9s %9s %7s %-11s %s" % (name, inflight, rate,
+              "%.0f" % p50 if p50 is not None else "-", "%.0f" % p99 if p99 is not None else "-",
               "%.1f" % mc if mc is not None else "-", "%.1f" % dc if dc is not None else "-",
-              "%.2f" % ratio if ratio is not None else "-",
+              "%.2f" % ratio if ratio is not None else "-", rng,
               "" if ratio is None else "(floor)" if label.startswith("echo") else ("MET" if ratio >= 0.8 else "NOT MET")))
 for caller in ("root", "user"):
-    r = get("monitor-unmonitor", 1, caller)
+    r = get("monitor-unmonitor", 1, 1, caller)
     if not r:
         continue
     name = "Monitor+Unmonitor (%s)" % ("root" if caller == "root" else "user via polkit rule")
@@ -188,7 +211,8 @@ if out:
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         json.dump({"benchmark": "B4 D-Bus throughput", "small": small, "unix_time": int(time.time()),
-                   "cpus": os.cpu_count(), "loadavg_1min_at_end": os.getloadavg()[0], "rows": table}, f, indent=1)
+                   "rounds": len(rounds), "cpus": os.cpu_count(), "loadavg_1min_at_end": os.getloadavg()[0],
+                   "rows": table}, f, indent=1)
         f.write("\n")
 EOF
 bus_finish
