@@ -94,9 +94,9 @@ int cgroup_keep_stat_files(const CgroupRoot *root, Cgroup *c, int fd_ceiling);
  * reaction, and a pread(2)/pwrite(2) of an open file costs a fraction of
  * openat + read + close (the path walk). Only below fd_ceiling: the fds
  * every worker needs (its directory, eventfds, notification fds) must not
- * meet EMFILE because of a shortcut. 0 or a negative errno (the files not kept are then opened
- * by name). Before the worker thread starts; the fds are closed by
- * cgroup_free(). */
+ * meet EMFILE because of a shortcut. 0 or a negative errno (the files not
+ * kept are then opened by name). Before the worker thread starts; the fds
+ * are closed by cgroup_free(). */
 int cgroup_keep_fds(Cgroup *c, int fd_ceiling);
 /* Closes them (c reads by name again). */
 void cgroup_drop_stat_files(Cgroup *c);

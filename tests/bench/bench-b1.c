@@ -792,10 +792,10 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void fake_storms(Reactor r, double *lat, double *ann, unsigned *n_ok, unsigned *missed, double *makespan_ms) {
-        double spans[64];
-        unsigned rounds = storm_rounds < 64 ? storm_rounds : 64, n_spans = 0;
+        double spans[64]; /* main() bounds storm_rounds to 64 */
+        unsigned n_spans = 0;
         *n_ok = *missed = 0;
-        for (unsigned k = 0; k < rounds; k++) {
+        for (unsigned k = 0; k < storm_rounds; k++) {
                 unsigned ok, miss;
                 double ms;
                 fake_storm(r, lat + *n_ok, ann ? ann + *n_ok : NULL, &ok, &miss, &ms);
@@ -934,9 +934,9 @@ static void run_fake(unsigned n, unsigned samples, bool floor, bool storm) {
 
         if (engine_start(0) == 0) {
                 /* The engine keeps a cgroup's files open only while the
-                 * fd table is less than half full (the driver's 4,000
-                 * memory.events and memory.current count too): where the
-                 * fd limit is low, the rest open them at each use. */
+                 * fd table is less than half full (the driver's
+                 * memory.events, one a cgroup, count too): where the fd
+                 * limit is low, the rest open them at each use. */
                 struct rlimit rl = {};
                 (void) getrlimit(RLIMIT_NOFILE, &rl);
                 seq->kept = bench_count_fds_named(getpid(), "memory.max");
@@ -1123,11 +1123,21 @@ static void write_json(const char *path, bool small) {
         json_end_file(&j);
 }
 
+/* The numbers of a comma-separated list, one a call: false at its end. */
+static bool list_next(const char **p, long *ret) {
+        if (!*p || !**p)
+                return false;
+        *ret = strtol(*p, NULL, 10);
+        *p = strchr(*p, ',') ? strchr(*p, ',') + 1 : NULL;
+        return true;
+}
+
 static bool in_list(const char *list, long v) {
+        long n;
         if (!list)
                 return true;
-        for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-                if (strtol(p, NULL, 10) == v)
+        while (list_next(&list, &n))
+                if (n == v)
                         return true;
         return false;
 }
@@ -1176,11 +1186,10 @@ int main(int argc, char **argv) {
         if (!only || strcmp(only, "fake") == 0) {
                 /* The fake tree takes any size up to MAXCG from --sizes. */
                 if (sizes) {
-                        for (const char *p = sizes; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-                                long n = strtol(p, NULL, 10);
+                        long n;
+                        for (const char *p = sizes; list_next(&p, &n);)
                                 if (n >= 1 && n <= MAXCG)
                                         run_fake((unsigned) n, samples, floor, storm);
-                        }
                 } else {
                         static const unsigned ns[] = { 1, 100, 4000 };
                         for (size_t k = 0; k < 3; k++)
