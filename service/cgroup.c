@@ -129,11 +129,15 @@ int read_u64_at(int dirfd, const char *name, uint64_t *ret) {
  * whose old content must not outlive a shorter value: it is cut after
  * the write. (O_TRUNC at open would free and allocate the page again at
  * every write, which made a fake tree's limit write cost twice a cgroupfs
- * one.) */
-static int write_value_fd(int fd, const char *s, bool regular) {
+ * one.) `known_len`: for a fake tree's file kept open and written only
+ * through this fd, the length it holds (-1: unknown), or NULL. */
+static int write_value_fd(int fd, const char *s, bool regular, int *known_len) {
         size_t len = strlen(s);
+        int known = known_len ? *known_len : -1;
         ssize_t n;
 
+        if (known_len)
+                *known_len = -1; /* until the write is known whole */
         /* At offset 0: cgroupfs takes each write whole wherever it lands,
          * a fake tree's kept file must be rewritten from the start. */
         do
@@ -143,8 +147,12 @@ static int write_value_fd(int fd, const char *s, bool regular) {
                 return -errno;
         if ((size_t) n != len)
                 return -EIO;
-        if (regular && ftruncate(fd, (off_t) len) < 0)
+        /* A regular file keeps what a longer value left past the end: cut
+         * it, unless the new value covers all the file held. */
+        if (regular && (known < 0 || len < (size_t) known) && ftruncate(fd, (off_t) len) < 0)
                 return -errno;
+        if (known_len && regular)
+                *known_len = (int) len;
         return 0;
 }
 
@@ -154,7 +162,7 @@ static int write_value_at(int dirfd, const char *name, const char *s, bool regul
         fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        r = write_value_fd(fd, s, regular);
+        r = write_value_fd(fd, s, regular, NULL);
         close(fd);
         return r;
 }
@@ -183,13 +191,14 @@ int write_limit_at(int dirfd, const char *name, uint64_t value, Backend b) {
 }
 
 /* As write_limit_at(), knowing from c whether its files are regular;
- * through `fd` when the file is kept open (>= 0). */
-static int cgroup_write_limit(const Cgroup *c, int fd, const char *name, uint64_t value) {
+ * through `fd` when the file is kept open (>= 0), `known_len` its
+ * length as write_value_fd() tracks it. */
+static int cgroup_write_limit(const Cgroup *c, int fd, int *known_len, const char *name, uint64_t value) {
         char buf[32];
 
         format_limit(value, c->backend, buf);
         if (fd >= 0)
-                return write_value_fd(fd, buf, c->fake);
+                return write_value_fd(fd, buf, c->fake, known_len);
         return write_value_at(c->dirfd, name, buf, c->fake);
 }
 
@@ -335,6 +344,7 @@ int cgroup_open(const CgroupRoot *root, const char *path, Cgroup **ret, MemcgErr
         c->fake = root->fake;
         c->dirfd = fd;
         c->usage_fd = c->max_fd = c->high_fd = c->events_fd = -1;
+        c->max_len = c->high_len = -1;
         c->has_memsw = root->backend == BACKEND_V1 && faccessat(fd, "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
         *ret = c;
         return 0;
@@ -448,21 +458,21 @@ static int v1_lift_memsw(const Cgroup *c, uint64_t new_max) {
                 return r;
         if (v1_normalize(memsw) >= new_max)
                 return -EINVAL;
-        return cgroup_write_limit(c, -1, "memory.memsw.limit_in_bytes", new_max);
+        return cgroup_write_limit(c, -1, NULL, "memory.memsw.limit_in_bytes", new_max);
 }
 
-int cgroup_write_limits(const Cgroup *c, uint64_t old_max, uint64_t new_max, uint64_t new_high,
+int cgroup_write_limits(Cgroup *c, uint64_t old_max, uint64_t new_max, uint64_t new_high,
                         bool *ret_max_written) {
         int r;
 
         *ret_max_written = false;
-        r = cgroup_write_limit(c, c->max_fd, max_file(c), new_max);
+        r = cgroup_write_limit(c, c->max_fd, &c->max_len, max_file(c), new_max);
         /* memsw is almost always unlimited: it is read only when a raise
          * was refused, not before each one (three system calls). */
         if (r == -EINVAL && c->backend == BACKEND_V1 && c->has_memsw && new_max > old_max) {
                 r = v1_lift_memsw(c, new_max);
                 if (r >= 0)
-                        r = cgroup_write_limit(c, c->max_fd, max_file(c), new_max);
+                        r = cgroup_write_limit(c, c->max_fd, &c->max_len, max_file(c), new_max);
         }
         if (r < 0)
                 return r;
@@ -470,7 +480,7 @@ int cgroup_write_limits(const Cgroup *c, uint64_t old_max, uint64_t new_max, uin
         /* v1 has no memory.high: the soft limit is the reclaim hint at the
          * same line; the breach itself is watched through a usage
          * threshold. */
-        return cgroup_write_limit(c, c->high_fd, high_file(c), new_high);
+        return cgroup_write_limit(c, c->high_fd, &c->high_len, high_file(c), new_high);
 }
 
 int cgroup_read_events(const Cgroup *c, MemoryEvents *ret) {

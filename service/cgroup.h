@@ -26,6 +26,12 @@ typedef struct Cgroup {
          * memory.limit_in_bytes and memory.soft_limit_in_bytes) kept open
          * by cgroup_keep_fds(), or -1: opened by name at each use. */
         int usage_fd, max_fd, high_fd;
+        /* A fake tree: the length of the kept max_fd and high_fd files as
+         * the worker last wrote them whole (-1: unknown), so that a write
+         * that covers the old value skips the ftruncate(2) a regular file
+         * needs (cgroupfs needs none). The worker is their only writer
+         * while it runs. */
+        int max_len, high_len;
         /* v2 memory.events kept open: on cgroupfs the fd a worker polls
          * for POLLPRI (opened by the engine, whatever the fd ceiling), on
          * a fake tree by cgroup_keep_fds(); or -1: read by name. */
@@ -72,7 +78,7 @@ int cgroup_read_limits(const Cgroup *c, uint64_t *ret_max, uint64_t *ret_high);
  * not reclaim down to a lower max (v1) — nothing was changed then.
  * *ret_max_written says whether max took the new value (high may have
  * failed after it). */
-int cgroup_write_limits(const Cgroup *c, uint64_t old_max, uint64_t new_max, uint64_t new_high,
+int cgroup_write_limits(Cgroup *c, uint64_t old_max, uint64_t new_max, uint64_t new_high,
                         bool *ret_max_written);
 
 /* Fills every figure the kernel offers into stats (values/has), through

@@ -1055,6 +1055,7 @@ static LadderRequest *ladder_pop(Engine *e) {
 static int register_ladder(const LadderRequest *rq) {
         Cgroup cg = {
                 .backend = BACKEND_V1, .dirfd = rq->dirfd, .usage_fd = -1, .max_fd = -1, .high_fd = -1, .events_fd = -1,
+                .max_len = -1, .high_len = -1,
         };
         int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         int r;

@@ -340,12 +340,15 @@ static void refresh_snapshot(Worker *w, WorkerLocal *l) {
         EngineTask *t = NULL;
         size_t n = 0;
 
+        /* A failed read waits its 100 ms too: an unreadable cgroup.procs
+         * (a fake tree has none) must not cost a failed path walk at every
+         * reaction. The last good list stands meanwhile. */
+        l->snap_usec = now_usec();
         if (cgroup_read_tasks(w->cg, &t, &n, 4096) < 0)
                 return;
         free(l->snap);
         l->snap = t;
         l->n_snap = n;
-        l->snap_usec = now_usec();
 }
 
 static void post_killed(Worker *w, const EngineTask *tasks, size_t n, KillCause cause) {

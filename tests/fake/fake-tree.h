@@ -58,6 +58,23 @@ static inline uint64_t fake_read(const char *root, const char *cg, const char *f
         return strtoull(buf, NULL, 10);
 }
 
+/* The file's whole text, as read (no newline added or taken away). */
+static inline const char *fake_read_text(const char *root, const char *cg, const char *file, char *buf, size_t size) {
+        char path[4096];
+        int fd;
+
+        snprintf(path, sizeof(path), "%s%s/%s", root, cg, file);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        ssize_t n = read(fd, buf, size - 1);
+        close(fd);
+        if (n < 0)
+                return NULL;
+        buf[n] = 0;
+        return buf;
+}
+
 static inline int fake_events(const char *root, const char *cg, uint64_t high, uint64_t max, uint64_t oom,
                               uint64_t oom_kill) {
         return fake_write(root, cg, "memory.events",

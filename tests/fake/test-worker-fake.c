@@ -168,6 +168,14 @@ static void test_the_shrink_timer_lowers_limits_in_the_seed_steps(void **state) 
         }
         assert_true(seen >= 8);
         assert_int_equal(fake_read(f.root, "/s", "memory.max"), max);
+        /* The walk went from nine digits to eight: each write left the
+         * file holding its value alone, no digit of a longer one behind
+         * (a regular file keeps what a write does not cover). */
+        char text[64], want[32];
+        snprintf(want, sizeof(want), "%llu", (unsigned long long) max);
+        assert_string_equal(fake_read_text(f.root, "/s", "memory.max", text, sizeof(text)), want);
+        snprintf(want, sizeof(want), "%llu", (unsigned long long) limits_high_from_max(&f.t, max));
+        assert_string_equal(fake_read_text(f.root, "/s", "memory.high", text, sizeof(text)), want);
         /* 41 MiB, rounded to pages: the floor of the margin. */
         assert_true(max >= 41 * MIB_ - 4096 && max <= 41 * MIB_ + 4096);
         assert_int_equal(engine_budget_granted(f.e), max);
