@@ -33,9 +33,15 @@
  * median. --sizes picks among 1,100,4000 for v1 and takes any sizes up to
  * 4096 for the fake tree.
  *
+ * The fake storms also run against a second floor, not the target's: a
+ * bare loop a cgroup, each in its own thread woken through an eventfd by
+ * one inotify loop, as memcgd's relay wakes a worker (row "storm vs thread
+ * floor"; --no-thread-floor skips it). It tells what the thread-a-cgroup
+ * model costs by itself from what memcgd's reaction adds.
+ *
  *   bench-b1 [--small] [--json=FILE] [--only=fake|v1] [--sizes=1,100,4000]
  *            [--samples=N] [--v1-samples=N] [--no-floor] [--no-storm]
- *            [--storm-rounds=N] [--rt=0,10] [--fake-dir=DIR]
+ *            [--storm-rounds=N] [--no-thread-floor] [--rt=0,10] [--fake-dir=DIR]
  *
  * MEMCGD_BENCH_VERBOSE=1 names each missed v1 sample (no write seen, or no
  * observer wake-up) on stderr.
@@ -183,6 +189,7 @@ typedef struct Row {
         double eng_makespan_ms, flo_makespan_ms;
         unsigned eng_missed, flo_missed;
         bool has_floor;
+        bool thread_floor; /* the floor is a thread per cgroup, not the target's */
         unsigned kept; /* cgroups whose limit file the engine kept open */
 } Row;
 
@@ -342,6 +349,20 @@ static void engine_rebase(unsigned i) {
 
 #define EVENTS_FMT "low 0\nhigh %010llu\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"
 
+/* The driver's own fds (one a cgroup, the event) go to the top of the fd
+ * table, so that they do not take the low fds that the engine's
+ * keep-open ceiling (half the table) leaves to a daemon's own files. */
+static int fd_to_top(int fd, unsigned i) {
+        struct rlimit rl;
+        if (fd < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 2 * (MAXCG + 64) || rl.rlim_cur > INT_MAX)
+                return fd;
+        int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int) rl.rlim_cur - MAXCG - 64 + (int) i);
+        if (hi < 0)
+                return fd;
+        close(fd);
+        return hi;
+}
+
 static int fake_setup(unsigned n) {
         snprintf(B.root, sizeof(B.root), "%s/memcgd-bench-b1-XXXXXX", fake_dir);
         if (!mkdtemp(B.root))
@@ -356,7 +377,7 @@ static int fake_setup(unsigned n) {
                 if (fake_cgroup(B.root, B.rel[i], 10 * MIB) < 0)
                         return -EIO;
                 snprintf(p, sizeof(p), "%s/memory.events", B.abs_[i]);
-                B.fd_events[i] = open(p, O_RDWR | O_CLOEXEC);
+                B.fd_events[i] = fd_to_top(open(p, O_RDWR | O_CLOEXEC), i);
                 if (B.fd_events[i] < 0)
                         return -errno;
                 B.high_count[i] = 0;
@@ -411,6 +432,11 @@ typedef struct Floor {
         _Atomic unsigned reactions;
         /* fake */
         int ifd;
+        /* threaded: the inotify loop only wakes cgroup i's own thread
+         * through kick[i], as memcgd's relay wakes a worker */
+        bool threaded;
+        int kick[MAXCG];
+        pthread_t cg_thread[MAXCG];
         int wd2idx[MAXCG + 64];
         int fd_ev[MAXCG], fd_cur[MAXCG], fd_max[MAXCG];
         uint64_t last_high_count[MAXCG];
@@ -454,6 +480,41 @@ static void floor_grow(unsigned i, int fd_limit) {
         (void) !__real_write(F.done_fd, &one, sizeof(one));
 }
 
+/* The event seen on cgroup i: its high counter moved, usage is at the
+ * line: grow. */
+static void floor_fake_react(unsigned i) {
+        char eb[256];
+        ssize_t n = pread(F.fd_ev[i], eb, sizeof(eb) - 1, 0);
+        if (n <= 0)
+                return;
+        eb[n] = 0;
+        char *h = strstr(eb, "\nhigh ");
+        uint64_t hc = h ? strtoull(h + 6, NULL, 10) : 0;
+        if (hc == F.last_high_count[i])
+                return;
+        F.last_high_count[i] = hc;
+        if (pread_u64(F.fd_cur[i]) >= B.cur_high[i])
+                floor_grow(i, F.fd_max[i]);
+}
+
+/* The thread-per-cgroup floor: one bare loop a cgroup, woken by the
+ * inotify loop. */
+static void *floor_cg_main(void *arg) {
+        unsigned i = (unsigned) (uintptr_t) arg;
+        set_fifo(F.rt);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = F.kick[i], .events = POLLIN }, { .fd = F.stop_fd, .events = POLLIN } };
+                if (poll(p, 2, -1) < 0 && errno != EINTR)
+                        break;
+                if (p[1].revents)
+                        break;
+                uint64_t v;
+                if (read(F.kick[i], &v, sizeof(v)) == sizeof(v))
+                        floor_fake_react(i);
+        }
+        return NULL;
+}
+
 static void *floor_fake_main(void *arg) {
         char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
         set_fifo(F.rt);
@@ -470,18 +531,11 @@ static void *floor_fake_main(void *arg) {
                         if (ev->wd < 0 || ev->wd >= MAXCG + 64 || F.wd2idx[ev->wd] < 0)
                                 continue;
                         unsigned i = (unsigned) F.wd2idx[ev->wd];
-                        char eb[256];
-                        ssize_t n = pread(F.fd_ev[i], eb, sizeof(eb) - 1, 0);
-                        if (n <= 0)
-                                continue;
-                        eb[n] = 0;
-                        char *h = strstr(eb, "\nhigh ");
-                        uint64_t hc = h ? strtoull(h + 6, NULL, 10) : 0;
-                        if (hc == F.last_high_count[i])
-                                continue;
-                        F.last_high_count[i] = hc;
-                        if (pread_u64(F.fd_cur[i]) >= B.cur_high[i])
-                                floor_grow(i, F.fd_max[i]);
+                        if (F.threaded) {
+                                uint64_t one = 1;
+                                (void) !__real_write(F.kick[i], &one, sizeof(one));
+                        } else
+                                floor_fake_react(i);
                 }
         }
         return NULL;
@@ -513,8 +567,18 @@ static int v1_register_threshold(const char *abs_, int efd, int ufd, uint64_t th
         return bench_write_file(p, "%d %d %llu", efd, ufd, (unsigned long long) threshold);
 }
 
-static int floor_start(int rt) {
-        F = (Floor) { .rt = rt };
+/* Stops the first n threads of the thread-per-cgroup floor. */
+static void stop_cg_threads(unsigned n) {
+        uint64_t one = 1;
+        (void) !__real_write(F.stop_fd, &one, sizeof(one));
+        for (unsigned i = 0; i < n; i++) {
+                pthread_join(F.cg_thread[i], NULL);
+                close(F.kick[i]);
+        }
+}
+
+static int floor_start(int rt, bool threaded) {
+        F = (Floor) { .rt = rt, .threaded = threaded };
         atomic_store(&F.reactions, 0);
         F.stop_fd = eventfd(0, EFD_CLOEXEC);
         F.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -550,8 +614,29 @@ static int floor_start(int rt) {
                         int len = snprintf(buf, sizeof(buf), "%015llu\n", (unsigned long long) start);
                         if (ftruncate(F.fd_max[i], 0) < 0 || __real_pwrite64(F.fd_max[i], buf, (size_t) len, 0) != len)
                                 return -1;
+                        if (threaded) {
+                                pthread_attr_t attr;
+                                pthread_attr_init(&attr);
+                                pthread_attr_setstacksize(&attr, 64 * 1024);
+                                F.kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                                int r = F.kick[i] < 0 ? errno
+                                                      : pthread_create(&F.cg_thread[i], &attr, floor_cg_main,
+                                                                       (void *) (uintptr_t) i);
+                                pthread_attr_destroy(&attr);
+                                if (r != 0) {
+                                        fprintf(stderr, "floor: cannot start the thread of %s: %s\n", B.abs_[i],
+                                                strerror(r));
+                                        if (F.kick[i] >= 0)
+                                                close(F.kick[i]);
+                                        stop_cg_threads(i);
+                                        return -1;
+                                }
+                        }
                 }
-                return -pthread_create(&F.thread, NULL, floor_fake_main, NULL);
+                int r = -pthread_create(&F.thread, NULL, floor_fake_main, NULL);
+                if (r < 0 && threaded)
+                        stop_cg_threads(B.n);
+                return r;
         }
         F.epfd = epoll_create1(EPOLL_CLOEXEC);
         struct epoll_event stop = { .events = EPOLLIN, .data.u32 = UINT32_MAX };
@@ -578,6 +663,8 @@ static void floor_stop(void) {
         uint64_t one = 1;
         (void) !__real_write(F.stop_fd, &one, sizeof(one));
         pthread_join(F.thread, NULL);
+        if (F.threaded)
+                stop_cg_threads(B.n);
         for (unsigned i = 0; i < B.n; i++) {
                 if (B.fake) {
                         close(F.fd_cur[i]);
@@ -785,6 +872,7 @@ static void fake_storm(Reactor r, double *lat, double *ann, unsigned *n_ok, unsi
  * whatever else the machine scheduled then. storm_rounds rounds, their
  * samples pooled; the makespan is the rounds' median. */
 static unsigned storm_rounds = 1;
+static bool thread_floor = true;
 
 static int cmp_double(const void *a, const void *b) {
         double x = *(const double *) a, y = *(const double *) b;
@@ -919,6 +1007,17 @@ static Row *new_row(const char *variant, unsigned n, int rt) {
         return row;
 }
 
+/* The floor running now (floor_start()) through the fake storms, into r. */
+static void floor_storms(Row *r) {
+        unsigned ok, missed;
+        double ms;
+        fake_storms(FLOOR, buf_flo, NULL, &ok, &missed, &ms);
+        r->has_floor = true;
+        r->flo = bench_summarize(buf_flo, ok);
+        r->flo_missed = missed;
+        r->flo_makespan_ms = ms;
+}
+
 static void run_fake(unsigned n, unsigned samples, bool floor, bool storm) {
         unsigned ok, missed;
         double ms;
@@ -931,6 +1030,15 @@ static void run_fake(unsigned n, unsigned samples, bool floor, bool storm) {
         char label[48];
         snprintf(label, sizeof(label), "fake storm x%u", storm_rounds);
         Row *st = storm && n > 1 ? new_row(label, n, 0) : NULL;
+        /* The same engine storms against a floor of one bare loop a
+         * cgroup (memcgd's model: a thread a cgroup), for what the model
+         * itself costs; the target stays against the one-loop floor. */
+        Row *stt = NULL;
+        if (st && thread_floor) {
+                snprintf(label, sizeof(label), "storm vs thread floor");
+                stt = new_row(label, n, 0);
+                stt->thread_floor = true;
+        }
 
         if (engine_start(0) == 0) {
                 /* The engine keeps a cgroup's files open only while the
@@ -957,18 +1065,24 @@ static void run_fake(unsigned n, unsigned samples, bool floor, bool storm) {
                 }
         }
         engine_stop();
-        if (floor && floor_start(0) == 0) {
+        if (stt) {
+                stt->eng = st->eng;
+                stt->ann = st->ann;
+                stt->eng_missed = st->eng_missed;
+                stt->eng_makespan_ms = st->eng_makespan_ms;
+                stt->kept = st->kept;
+        }
+        if (floor && stt && floor_start(0, true) == 0) {
+                floor_storms(stt);
+                floor_stop();
+        }
+        if (floor && floor_start(0, false) == 0) {
                 seq->has_floor = true;
                 fake_sequential(FLOOR, samples, buf_flo, NULL, &ok, &missed);
                 seq->flo = bench_summarize(buf_flo, ok);
                 seq->flo_missed = missed;
-                if (st) {
-                        st->has_floor = true;
-                        fake_storms(FLOOR, buf_flo, NULL, &ok, &missed, &ms);
-                        st->flo = bench_summarize(buf_flo, ok);
-                        st->flo_missed = missed;
-                        st->flo_makespan_ms = ms;
-                }
+                if (st)
+                        floor_storms(st);
                 floor_stop();
         }
         fake_teardown();
@@ -1022,7 +1136,7 @@ static void run_v1(const char *root, unsigned n, int rt, unsigned samples, bool 
                 }
         }
         engine_stop();
-        if (floor && floor_start(rt) == 0) {
+        if (floor && floor_start(rt, false) == 0) {
                 seq->has_floor = true;
                 v1_sequential(FLOOR, samples, buf_flo, NULL, &ok, &missed);
                 seq->flo = bench_summarize(buf_flo, ok);
@@ -1076,6 +1190,13 @@ static void print_table(void) {
                 Row *r = &rows[k];
                 if (r->n != 4000 || !r->has_floor)
                         continue;
+                if (r->thread_floor) {
+                        if (r->eng.n > 0 && r->flo.n > 0)
+                                printf("not a target, the model's own cost: the same storms against a floor of one "
+                                       "thread a cgroup: p99 %.2fx, makespan %.2fx\n",
+                                       r->eng.p99 / r->flo.p99, r->eng_makespan_ms / r->flo_makespan_ms);
+                        continue;
+                }
                 if (r->eng.n == 0 || r->flo.n == 0)
                         /* Nothing measured is nothing met. */
                         printf("target at 4000 (%s): NOT MEASURED (%zu engine, %zu floor samples)\n", r->variant,
@@ -1102,6 +1223,7 @@ static void write_json(const char *path, bool small) {
                 Row *r = &rows[k];
                 json_obj(&j, NULL);
                 json_str(&j, "variant", r->variant);
+                json_bool(&j, "floor_thread_per_cgroup", r->thread_floor);
                 json_u64(&j, "cgroups", r->n);
                 json_u64(&j, "realtime_priority", (uint64_t) r->rt);
                 json_summary(&j, "engine_written", r->eng);
@@ -1169,6 +1291,7 @@ int main(int argc, char **argv) {
         tunables_init_default(&B.t);
         bench_helper_path("bench-alloc", alloc_path, sizeof(alloc_path));
         storm_rounds = (unsigned) bench_opt_long(argc, argv, "--storm-rounds", small ? 1 : 5);
+        thread_floor = !bench_flag(argc, argv, "--no-thread-floor");
         if (storm_rounds < 1 || storm_rounds > 64) {
                 fprintf(stderr, "--storm-rounds: 1 to 64\n");
                 return 2;
