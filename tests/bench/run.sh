@@ -9,7 +9,7 @@
 # sources, or uses the given build directory), then runs
 #   B1 reaction latency         (fake tree 1/100/4000 + storms, 5 rounds pooled; real v1
 #                                1/100 + storm, normal and SCHED_FIFO workers; each beside
-#                                its floor)
+#                                its floor; fake storms also beside a thread-per-cgroup floor)
 #   B2 survivable allocation rate (real v1, 1 GiB at full speed, 4 modes, memcgd vs pollers)
 #   B3 idle cost                (the daemon with 4000 fake + 1000 real v1 idle cgroups: the
 #                                first and second minute, and once the limits settled)
