@@ -38,7 +38,7 @@
  * to 4096 for the fake tree.
  *
  * v2 runs only where /sys/fs/cgroup is cgroup v2 handing the memory
- * controller to its children: tests/bench/b1-v2.sh runs it in the QEMU VM
+ * controller to its children: tests/bench/v2-vm.sh runs it in the QEMU VM
  * of tests/vm (the host's memory controller is on v1). Its floor grows
  * once a sample on the high counter's rise, writing memory.max (stamped)
  * then memory.high, as the engine does.
@@ -67,9 +67,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
-#include <linux/magic.h>
 #include <linux/openat2.h>
 
 #include "../fake/fake-tree.h"
@@ -1367,29 +1365,6 @@ static void write_json(const char *path, bool small) {
         json_end_file(&j);
 }
 
-/* /sys/fs/cgroup when it is cgroup v2 handing the memory controller to
- * its children (the VM of tests/bench/b1-v2.sh); else NULL, saying why. */
-static const char *v2_root(void) {
-        struct statfs sfs;
-        char ctl[256] = "";
-        if (geteuid() != 0) {
-                printf("SKIP B1 on v2: needs root (creates memory cgroups)\n");
-                return NULL;
-        }
-        FILE *f = fopen("/sys/fs/cgroup/cgroup.subtree_control", "re");
-        if (f) {
-                if (!fgets(ctl, sizeof(ctl), f))
-                        ctl[0] = 0;
-                fclose(f);
-        }
-        if (statfs("/sys/fs/cgroup", &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC || !strstr(ctl, "memory")) {
-                printf("SKIP B1 on v2: /sys/fs/cgroup is not cgroup v2 with the memory controller for its children "
-                       "(tests/bench/b1-v2.sh runs this variant in a QEMU VM)\n");
-                return NULL;
-        }
-        return "/sys/fs/cgroup";
-}
-
 /* The numbers of a comma-separated list, one a call: false at its end. */
 static bool list_next(const char **p, long *ret) {
         if (!*p || !**p)
@@ -1468,7 +1443,7 @@ int main(int argc, char **argv) {
         for (int v2 = 0; v2 <= 1; v2++) {
                 if (only && strcmp(only, v2 ? "v2" : "v1") != 0)
                         continue;
-                const char *root = v2 ? v2_root() : bench_require_v1("B1 on v1");
+                const char *root = v2 ? bench_require_v2("B1 on v2") : bench_require_v1("B1 on v1");
                 static const int prios[] = { 0, 10 };
                 static const unsigned ns[] = { 1, 100 };
                 for (size_t p = 0; root && p < 2; p++)

@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -315,6 +317,29 @@ static inline const char *bench_require_v1(const char *what) {
         return root;
 }
 
+/* /sys/fs/cgroup when it is cgroup v2 handing the memory controller to
+ * its children (the VM of tests/bench/v2-vm.sh); else NULL, saying why. */
+static inline const char *bench_require_v2(const char *what) {
+        struct statfs sfs;
+        char ctl[256] = "";
+        if (geteuid() != 0) {
+                printf("SKIP %s: needs root (creates memory cgroups)\n", what);
+                return NULL;
+        }
+        FILE *f = fopen("/sys/fs/cgroup/cgroup.subtree_control", "re");
+        if (f) {
+                if (!fgets(ctl, sizeof(ctl), f))
+                        ctl[0] = 0;
+                fclose(f);
+        }
+        if (statfs("/sys/fs/cgroup", &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC || !strstr(ctl, "memory")) {
+                printf("SKIP %s: /sys/fs/cgroup is not cgroup v2 with the memory controller for its children "
+                       "(tests/bench/v2-vm.sh runs it in a QEMU VM)\n", what);
+                return NULL;
+        }
+        return "/sys/fs/cgroup";
+}
+
 static inline int bench_memcg_create(const char *root, const char *name, char *rel, size_t relsz, char *abs_,
                                      size_t abssz) {
         snprintf(rel, relsz, "/memcgd-bench-%d-%s", (int) getpid(), name);
@@ -353,9 +378,12 @@ static inline uint64_t bench_memcg_u64(const char *abs_, const char *file) {
         return bench_read_u64(p);
 }
 
+/* OOM kills in the memcg: v1 memory.oom_control, v2 memory.events. */
 static inline uint64_t bench_memcg_oom_kills(const char *abs_) {
         char p[4200];
         snprintf(p, sizeof(p), "%s/memory.oom_control", abs_);
+        if (access(p, F_OK) < 0)
+                snprintf(p, sizeof(p), "%s/memory.events", abs_);
         return bench_read_keyed(p, "oom_kill");
 }
 

@@ -3,14 +3,14 @@
 # memcgd benchmarks (issue 8), one command:
 #
 #   sudo tests/bench/run.sh [--small] [--build-dir=DIR] [--out=DIR]
-#                           [--only=b1,b1v2,b2,b3,b4,b5,profile] [--no-build]
+#                           [--only=b1,b1v2,b2,b3,b4,b5,b5v2,profile] [--no-build]
 #
 # Builds (meson setup + ninja in DIR, default build-bench/ beside the
 # sources, or uses the given build directory), then runs
 #   B1 reaction latency         (fake tree 1/100/4000 + storms, 5 rounds pooled; real v1
 #                                1/100 + storm, normal and SCHED_FIFO workers; each beside
 #                                its floor; fake storms also beside a thread-per-cgroup floor)
-#   B1 on v2 (b1v2)             (real cgroup v2 in QEMU, tests/bench/b1-v2.sh: 1/100 + storm,
+#   B1 on v2 (b1v2)             (real cgroup v2 in QEMU, tests/bench/v2-vm.sh b1: 1/100 + storm,
 #                                normal and SCHED_FIFO workers, beside the floor; ~5 min
 #                                under TCG, --small: normal workers only, ~50 s)
 #   B2 survivable allocation rate (real v1, 1 GiB at full speed, 4 modes, memcgd vs pollers)
@@ -18,16 +18,17 @@
 #                                first and second minute, and once the limits settled)
 #   B4 D-Bus throughput         (private bus + polkitd; GetStats/ListMonitored vs Peer.Ping)
 #   B5 effectiveness            (bursty workload: slack, give-back time, OOM kills)
+#   B5 on v2 (b5v2)             (the same in QEMU, tests/bench/v2-vm.sh; ~5 min, --small ~1 min)
 #   profile                     (callgrind instruction counts of the engine's reaction path,
 #                                full run or --only=profile)
 # Each prints a table; JSON lands in --out (default DIR/bench-results):
-# b1.json, b1v2.json, b2.json ... b5.json, summary.json, the logs and the callgrind output.
-# --small is the CI smoke run (about 3.5 minutes); the full run takes
-# about 35 minutes on 2 cores (B3 waits ~7 minutes a daemon for its
+# b1.json, b1v2.json, b2.json ... b5.json, b5v2.json, summary.json, the logs and the callgrind output.
+# --small is the CI smoke run (about 4 minutes); the full run takes
+# about 40 minutes on 2 cores (B3 waits ~7 minutes a daemon for its
 # idle cgroups' limits to settle).
 #
 # Needs root (real memcgs, SCHED_FIFO, a polkit rule, a test user) and
-# cgroup v1 memory for B1-v1/B2/B4/B5, QEMU for B1-v2; what the host lacks is skipped with
+# cgroup v1 memory for B1-v1/B2/B4/B5, QEMU for B1-v2/B5-v2; what the host lacks is skipped with
 # the reason. Benchmarks report their targets, they do not fail on them:
 # the exit status is non-zero only when a benchmark could not run.
 set -uo pipefail
@@ -101,11 +102,12 @@ step() {
 want b1 && step b1 "$bdir/bench-b1" "${small_arg[@]}" --json="$out/b1.json"
 v2_small=()
 [ $small = 1 ] && v2_small=(--small --rt=0)
-want b1v2 && step b1v2 bash "$src/tests/bench/b1-v2.sh" --build-dir="$build" "${v2_small[@]}" --json="$out/b1v2.json"
+want b1v2 && step b1v2 bash "$src/tests/bench/v2-vm.sh" b1 --build-dir="$build" "${v2_small[@]}" --json="$out/b1v2.json"
 want b2 && step b2 "$bdir/bench-b2" "${small_arg[@]}" --json="$out/b2.json"
 want b3 && step b3 "$bdir/bench-b3" "${small_arg[@]}" --json="$out/b3.json" --memcgd="$MEMCGD_BIN"
 want b4 && step b4 bash "$src/tests/bench/b4-dbus.sh" "${small_arg[@]}" --json="$out/b4.json"
 want b5 && step b5 "$bdir/bench-b5" "${small_arg[@]}" --json="$out/b5.json"
+want b5v2 && step b5v2 bash "$src/tests/bench/v2-vm.sh" b5 --build-dir="$build" "${small_arg[@]}" --json="$out/b5v2.json"
 
 # Instruction counts are stable on a busy machine where times are not:
 # the engine's threads only (worker_main, notify_main and what they call),
@@ -169,7 +171,7 @@ python3 - "$out" "$small" "$((SECONDS - t_all))" <<'EOF'
 import json, os, sys, time
 out, small, secs = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
 s = {"small": small, "seconds": secs, "unix_time": int(time.time())}
-for n in ("b1", "b1v2", "b2", "b3", "b4", "b5", "profile"):
+for n in ("b1", "b1v2", "b2", "b3", "b4", "b5", "b5v2", "profile"):
     p = os.path.join(out, n + ".json")
     if os.path.exists(p) and os.path.getmtime(p) >= time.time() - secs - 5:
         with open(p) as f:
@@ -180,7 +182,7 @@ with open(os.path.join(out, "summary.json"), "w") as f:
 EOF
 
 echo
-for n in b1 b1v2 b2 b3 b4 b5 profile; do
+for n in b1 b1v2 b2 b3 b4 b5 b5v2 profile; do
         [ -n "${took[$n]:-}" ] && echo "memcgd bench: $n took ${took[$n]} s"
 done
 echo "memcgd bench: done in $((SECONDS - t_all)) s; results in $out"
