@@ -12,13 +12,13 @@
 #                                its floor; fake storms also beside a thread-per-cgroup floor)
 #   B1 on v2 (b1v2)             (real cgroup v2 in QEMU, tests/bench/v2-vm.sh b1: 1/100 + storm,
 #                                normal and SCHED_FIFO workers, beside the floor; ~5 min
-#                                under TCG, --small: normal workers only, ~50 s)
+#                                under TCG, --small: 100 cgroups, normal workers, ~40 s)
 #   B2 survivable allocation rate (real v1, 1 GiB at full speed, 4 modes, memcgd vs pollers)
 #   B3 idle cost                (the daemon with 4000 fake + 1000 real v1 idle cgroups: the
 #                                first and second minute, and once the limits settled)
 #   B4 D-Bus throughput         (private bus + polkitd; GetStats/ListMonitored vs Peer.Ping)
 #   B5 effectiveness            (bursty workload: slack, give-back time, OOM kills)
-#   B5 on v2 (b5v2)             (the same in QEMU, tests/bench/v2-vm.sh; ~5 min, --small ~1 min)
+#   B5 on v2 (b5v2)             (the same in QEMU, tests/bench/v2-vm.sh b5; ~5 min, --small ~25 s)
 #   profile                     (callgrind instruction counts of the engine's reaction path,
 #                                full run or --only=profile)
 # Each prints a table; JSON lands in --out (default DIR/bench-results):
@@ -101,13 +101,15 @@ step() {
 
 want b1 && step b1 "$bdir/bench-b1" "${small_arg[@]}" --json="$out/b1.json"
 v2_small=()
-[ $small = 1 ] && v2_small=(--small --rt=0)
+[ $small = 1 ] && v2_small=(--small --rt=0 --sizes=100)
 want b1v2 && step b1v2 bash "$src/tests/bench/v2-vm.sh" b1 --build-dir="$build" "${v2_small[@]}" --json="$out/b1v2.json"
 want b2 && step b2 "$bdir/bench-b2" "${small_arg[@]}" --json="$out/b2.json"
 want b3 && step b3 "$bdir/bench-b3" "${small_arg[@]}" --json="$out/b3.json" --memcgd="$MEMCGD_BIN"
 want b4 && step b4 bash "$src/tests/bench/b4-dbus.sh" "${small_arg[@]}" --json="$out/b4.json"
 want b5 && step b5 "$bdir/bench-b5" "${small_arg[@]}" --json="$out/b5.json"
-want b5v2 && step b5v2 bash "$src/tests/bench/v2-vm.sh" b5 --build-dir="$build" "${small_arg[@]}" --json="$out/b5v2.json"
+b5v2_small=()
+[ $small = 1 ] && b5v2_small=(--small --seconds=5)
+want b5v2 && step b5v2 bash "$src/tests/bench/v2-vm.sh" b5 --build-dir="$build" "${b5v2_small[@]}" --json="$out/b5v2.json"
 
 # Instruction counts are stable on a busy machine where times are not:
 # the engine's threads only (worker_main, notify_main and what they call),
