@@ -478,16 +478,26 @@ static uint64_t pread_u64(int fd) {
         return strtoull(buf, NULL, 10);
 }
 
-/* The "high" counter of a v2 (or fake) memory.events, read through fd;
- * on v2 the read also re-arms the fd's poll. */
-static uint64_t events_high(int fd) {
+/* The "high" counter of a v2 (or fake) memory.events, read through fd
+ * into *ret (0 when the file has no such line); false when the read
+ * failed. On v2 the read also re-arms the fd's poll. */
+static bool events_high(int fd, uint64_t *ret) {
         char eb[256];
         ssize_t n = pread(fd, eb, sizeof(eb) - 1, 0);
         if (n <= 0)
-                return 0;
+                return false;
         eb[n] = 0;
         const char *h = strstr(eb, "\nhigh ");
-        return h ? strtoull(h + 6, NULL, 10) : 0;
+        *ret = h ? strtoull(h + 6, NULL, 10) : 0;
+        return true;
+}
+
+/* Writes v in decimal at offset 0 of fd, unstamped (a rebase, or the
+ * high line after the stamped limit). */
+static void floor_write_u64(int fd, uint64_t v) {
+        char buf[32];
+        int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long) v);
+        (void) !__real_pwrite64(fd, buf, (size_t) len, 0);
 }
 
 /* Grows cgroup i as the seed says and writes the limit, stamping it (on
@@ -504,10 +514,8 @@ static void floor_grow(unsigned i, int fd_limit) {
                         stamp((int) i, t);
                 B.cur_max[i] = next;
                 B.cur_high[i] = limits_high_from_max(&B.t, next);
-                if (B.v2) {
-                        len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long) B.cur_high[i]);
-                        (void) !__real_pwrite64(F.fd_high[i], buf, (size_t) len, 0);
-                }
+                if (B.v2)
+                        floor_write_u64(F.fd_high[i], B.cur_high[i]);
         }
         atomic_fetch_add(&F.reactions, 1);
         uint64_t one = 1;
@@ -517,14 +525,8 @@ static void floor_grow(unsigned i, int fd_limit) {
 /* The event seen on cgroup i: its high counter moved, usage is at the
  * line: grow. */
 static void floor_fake_react(unsigned i) {
-        char eb[256];
-        ssize_t n = pread(F.fd_ev[i], eb, sizeof(eb) - 1, 0);
-        if (n <= 0)
-                return;
-        eb[n] = 0;
-        char *h = strstr(eb, "\nhigh ");
-        uint64_t hc = h ? strtoull(h + 6, NULL, 10) : 0;
-        if (hc == F.last_high_count[i])
+        uint64_t hc;
+        if (!events_high(F.fd_ev[i], &hc) || hc == F.last_high_count[i])
                 return;
         F.last_high_count[i] = hc;
         if (pread_u64(F.fd_cur[i]) >= B.cur_high[i])
@@ -592,8 +594,8 @@ static void floor_kernel_react(unsigned i) {
                         floor_grow(i, F.fd_limit[i]);
                 return;
         }
-        uint64_t hc = events_high(F.fd_ev[i]);
-        if (hc == F.last_high_count[i])
+        uint64_t hc;
+        if (!events_high(F.fd_ev[i], &hc) || hc == F.last_high_count[i])
                 return;
         F.last_high_count[i] = hc;
         if (!F.grown[i]) {
@@ -712,7 +714,8 @@ static int floor_start(int rt, bool threaded) {
                         F.fd_ev[i] = open(p, O_RDONLY | O_CLOEXEC);
                         if (F.fd_max[i] < 0 || F.fd_high[i] < 0 || F.fd_ev[i] < 0)
                                 return -1;
-                        F.last_high_count[i] = events_high(F.fd_ev[i]);
+                        F.last_high_count[i] = 0;
+                        (void) events_high(F.fd_ev[i], &F.last_high_count[i]);
                         struct epoll_event ev = { .events = EPOLLPRI, .data.u32 = i };
                         if (epoll_ctl(F.epfd, EPOLL_CTL_ADD, F.fd_ev[i], &ev) < 0)
                                 return -1;
@@ -784,17 +787,11 @@ static void floor_rebase(unsigned i) {
         B.cur_max[i] = start;
         B.cur_high[i] = limits_high_from_max(&B.t, start);
         if (B.v2) {
-                char buf[32];
                 F.grown[i] = false;
-                int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long) start);
-                (void) !__real_pwrite64(F.fd_max[i], buf, (size_t) len, 0);
-                len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long) B.cur_high[i]);
-                (void) !__real_pwrite64(F.fd_high[i], buf, (size_t) len, 0);
-        } else if (!B.fake) {
-                char buf[32];
-                int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long) start);
-                (void) !__real_pwrite64(F.fd_limit[i], buf, (size_t) len, 0);
-        }
+                floor_write_u64(F.fd_max[i], start);
+                floor_write_u64(F.fd_high[i], B.cur_high[i]);
+        } else if (!B.fake)
+                floor_write_u64(F.fd_limit[i], start);
 }
 
 /* ---- v1 observer ---------------------------------------------------------- */
@@ -829,8 +826,8 @@ static void *observer_main(void *arg) {
                         if (B.v2) {
                                 /* The read re-arms the poll; only a rise
                                  * of the high counter while armed counts. */
-                                uint64_t hc = events_high(O.fd_usage[i]);
-                                if (atomic_load(&O.armed[i]) && hc > O.base_high[i])
+                                uint64_t hc;
+                                if (events_high(O.fd_usage[i], &hc) && atomic_load(&O.armed[i]) && hc > O.base_high[i])
                                         atomic_compare_exchange_strong(&O.t_event[i], &zero, t);
                                 continue;
                         }
@@ -861,7 +858,9 @@ static int observer_start(void) {
                         struct epoll_event ev = { .events = EPOLLPRI, .data.u32 = i };
                         if (O.fd_usage[i] < 0 || epoll_ctl(O.epfd, EPOLL_CTL_ADD, O.fd_usage[i], &ev) < 0)
                                 return -1;
-                        O.base_high[i] = events_high(O.fd_usage[i]);
+                        uint64_t base = 0;
+                        (void) events_high(O.fd_usage[i], &base);
+                        O.base_high[i] = base;
                         continue;
                 }
                 snprintf(p, sizeof(p), "%s/memory.usage_in_bytes", B.abs_[i]);
@@ -1025,9 +1024,9 @@ static int spawn_alloc(Child *c, unsigned i) {
         return 0;
 }
 
-/* v1: `k` allocators released together (k = 1: a sequential sample).
+/* v1, v2: `k` allocators released together (k = 1: a sequential sample).
  * Fills lat/ann for those that reacted. */
-static void v1_round(Reactor r, const unsigned *which, unsigned k, double *lat, double *ann, unsigned *n_ok,
+static void kernel_round(Reactor r, const unsigned *which, unsigned k, double *lat, double *ann, unsigned *n_ok,
                      unsigned *missed, double *makespan_ms) {
         static Child kids[MAXCG];
         unsigned before = atomic_load(&F.reactions);
@@ -1042,8 +1041,9 @@ static void v1_round(Reactor r, const unsigned *which, unsigned k, double *lat, 
                 started++;
                 atomic_store(&t_written[i], 0);
                 atomic_store(&O.t_event[i], 0);
-                if (B.v2)
-                        O.base_high[i] = events_high(O.fd_usage[i]);
+                uint64_t base = 0;
+                if (B.v2 && events_high(O.fd_usage[i], &base))
+                        O.base_high[i] = base;
                 atomic_store(&O.armed[i], 1);
                 B.announced_ns[i] = 0;
         }
@@ -1103,11 +1103,11 @@ static void v1_round(Reactor r, const unsigned *which, unsigned k, double *lat, 
                 bench_sleep_ms(20);
 }
 
-static void v1_sequential(Reactor r, unsigned samples, double *lat, double *ann, unsigned *n_ok, unsigned *missed) {
+static void kernel_sequential(Reactor r, unsigned samples, double *lat, double *ann, unsigned *n_ok, unsigned *missed) {
         *n_ok = *missed = 0;
         for (unsigned s = 0; s < samples; s++) {
                 unsigned i = B.n == 1 ? 0 : rnd(B.n);
-                v1_round(r, &i, 1, lat, ann, n_ok, missed, NULL);
+                kernel_round(r, &i, 1, lat, ann, n_ok, missed, NULL);
         }
 }
 
@@ -1240,13 +1240,13 @@ static void run_kernel(const char *root, bool v2, unsigned n, int rt, unsigned s
 
         if (engine_start(rt) == 0) {
                 bench_sleep_ms(100);
-                v1_sequential(ENGINE, samples, buf_lat, buf_ann, &ok, &missed);
+                kernel_sequential(ENGINE, samples, buf_lat, buf_ann, &ok, &missed);
                 seq->eng = bench_summarize(buf_lat, ok);
                 seq->ann = bench_summarize(buf_ann, ok);
                 seq->eng_missed = missed;
                 if (st) {
                         ok = missed = 0;
-                        v1_round(ENGINE, all, n, buf_lat, buf_ann, &ok, &missed, &ms);
+                        kernel_round(ENGINE, all, n, buf_lat, buf_ann, &ok, &missed, &ms);
                         st->eng = bench_summarize(buf_lat, ok);
                         st->ann = bench_summarize(buf_ann, ok);
                         st->eng_missed = missed;
@@ -1256,13 +1256,13 @@ static void run_kernel(const char *root, bool v2, unsigned n, int rt, unsigned s
         engine_stop();
         if (floor && floor_start(rt, false) == 0) {
                 seq->has_floor = true;
-                v1_sequential(FLOOR, samples, buf_flo, NULL, &ok, &missed);
+                kernel_sequential(FLOOR, samples, buf_flo, NULL, &ok, &missed);
                 seq->flo = bench_summarize(buf_flo, ok);
                 seq->flo_missed = missed;
                 if (st) {
                         st->has_floor = true;
                         ok = missed = 0;
-                        v1_round(FLOOR, all, n, buf_flo, NULL, &ok, &missed, &ms);
+                        kernel_round(FLOOR, all, n, buf_flo, NULL, &ok, &missed, &ms);
                         st->flo = bench_summarize(buf_flo, ok);
                         st->flo_missed = missed;
                         st->flo_makespan_ms = ms;
