@@ -55,15 +55,6 @@ static const char *limit_file(void) {
         return v2 ? "memory.max" : "memory.limit_in_bytes";
 }
 
-/* The hard limit now; UINT64_MAX for none (v2 "max", v1's huge value
- * counts as none where it is used). */
-static uint64_t read_limit(const char *abs_) {
-        char p[400], buf[64];
-        snprintf(p, sizeof(p), "%s/%s", abs_, limit_file());
-        if (bench_read_file(p, buf, sizeof(buf)) <= 0 || strncmp(buf, "max", 3) == 0)
-                return UINT64_MAX;
-        return strtoull(buf, NULL, 10);
-}
 static Tunables T;
 
 typedef struct Drops {
@@ -179,7 +170,9 @@ static int run_regime(Regime rg, double seconds, unsigned peak_mib, unsigned hol
                 }
                 s[n].t = now;
                 s[n].usage = bench_memcg_u64(abs_, v2 ? "memory.current" : "memory.usage_in_bytes");
-                s[n].limit = read_limit(abs_);
+                /* None reads UINT64_MAX (v2 "max"; v1's huge value counts
+                 * as none below). */
+                s[n].limit = bench_memcg_u64(abs_, limit_file());
                 n++;
                 if (e) {
                         EngineEvent ev;

@@ -255,9 +255,11 @@ static inline int bench_read_file(const char *path, char *buf, size_t size) {
 }
 
 /* UINT64_MAX when unreadable. */
+/* A file's number; UINT64_MAX when it cannot be read or says "max" (a v2
+ * limit without one), which strtoull() would read as 0. */
 static inline uint64_t bench_read_u64(const char *path) {
         char buf[64];
-        if (bench_read_file(path, buf, sizeof(buf)) <= 0)
+        if (bench_read_file(path, buf, sizeof(buf)) <= 0 || strncmp(buf, "max", 3) == 0)
                 return UINT64_MAX;
         return strtoull(buf, NULL, 10);
 }
