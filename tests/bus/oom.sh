@@ -166,7 +166,7 @@ expect_frozen "freeze" "$F" "$CHILD"
 expect_sleeping "freeze" "$CHILD"
 assert_eq "memory.oom_control under_oom is 1" 1 "$(under_oom "$F")"
 assert_eq "no OOM kill in $F" 0 "$(memcg_oom_kills "$F")"
-wait_for "OomWaiting" 5 bash -c '[ "$(busctl --json=short get-property "$0" "$1" "$2" OomWaiting | python3 -c "import json,sys; print(json.load(sys.stdin)[\"data\"])")" = True ]' \
+wait_for "OomWaiting" 5 bash -c '[ "$(busctl --json=short get-property "$0" "$1" "$2" OomWaiting | "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)[\"data\"])")" = True ]' \
         "$BUS_NAME" "$FOBJ" "$BUS_CGROUP_IFACE"
 assert_eq "OomWaiting is true" true "$(cg_prop "$F" OomWaiting)"
 if wait_signal 5 PropertiesChanged "$BUS_CGROUP_IFACE" '"OomWaiting":\{"type":"b","data":true\}' "$FOBJ"; then

@@ -61,7 +61,7 @@ for phase in memory.max@open memory.max@write memory.high@open memory.high@write
         check "memcgd is still serving" memcgd_serves
 done
 inject_arm ""
-wait_for "pool" 5 bash -c '[ "$(busctl --json=short get-property org.memcgd1 /org/memcgd1 org.memcgd1.Manager GrantedBytes | python3 -c "import json,sys; print(json.load(sys.stdin)[\"data\"])")" = "$0" ]' "$g0"
+wait_for "pool" 5 bash -c '[ "$(busctl --json=short get-property org.memcgd1 /org/memcgd1 org.memcgd1.Manager GrantedBytes | "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)[\"data\"])")" = "$0" ]' "$g0"
 assert_eq "GrantedBytes is back to /keep's grant alone" "$g0" "$(mgr_property GrantedBytes)"
 assert_eq "MonitoredCount is 1 (/keep)" 1 "$(mgr_property MonitoredCount)"
 fake_consistent "/keep is untouched" /keep

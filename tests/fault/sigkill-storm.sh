@@ -115,7 +115,7 @@ for k in $(seq "$KILLS"); do
         memcgd_start
         down_ms=$((down_ms + ($(date +%s%N) - t0) / 1000000))
         if wait_for "re-attached" 20 bash -c '[ "$(busctl --json=short call org.memcgd1 /org/memcgd1 org.memcgd1.Manager ListMonitored |
-                python3 -c "import json,sys; print(len(json.load(sys.stdin)[\"data\"][0]))")" = "$0" ]' "$NCG"; then :; fi
+                "$PYTHON" -c "import json,sys; print(len(json.load(sys.stdin)[\"data\"][0]))")" = "$0" ]' "$NCG"; then :; fi
         got=$(monitored_paths)
         oom_down=$((oom_down + $(oom_total) - o0))
         assert_eq "kill $k: every cgroup is re-attached" "$expected" "$got"

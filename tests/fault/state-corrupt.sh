@@ -104,13 +104,13 @@ memcgd_stop
 # ---------------------------------------------------------------------------
 say "== the file cut at $CUTS random offsets"
 size=$(stat -c %s "$BUS_TMP/state.good")
-for k in $(python3 -c "import random,sys; n=int(sys.argv[1]); print(' '.join(str(x) for x in sorted(random.sample(range(0, n), min(int(sys.argv[2]), n)))))" "$size" "$CUTS"); do
+for k in $("$PYTHON" -c "import random,sys; n=int(sys.argv[1]); print(' '.join(str(x) for x in sorted(random.sample(range(0, n), min(int(sys.argv[2]), n)))))" "$size" "$CUTS"); do
         reset_limits
         rm -f "$STATE"
         head -c "$k" "$BUS_TMP/state.good" >"$STATE"
         # What must survive: the monitor records whose newline is within
         # the first k bytes, if the header line is complete.
-        want=$(python3 -c '
+        want=$("$PYTHON" -c '
 import sys
 data = open(sys.argv[1], "rb").read()[: int(sys.argv[2])]
 lines = data.split(b"\n")[:-1]
