@@ -5,8 +5,8 @@
 # (unit, kernel, vm, bus, cli, gui, fault, load, hardening) in a normal
 # build, then the benchmarks once at small sizes, then the sanitizer builds
 # (ASan+UBSan over unit, kernel, bus, cli, fault, load and hardening; TSan
-# over unit and kernel), then every libFuzzer target for 30 s
-# (MEMCGD_FUZZ_SECONDS; tests/fuzz/run-fuzzers.sh alone runs 60 s).
+# over unit and kernel), then every libFuzzer target for 30 s, one a CPU
+# at a time (MEMCGD_FUZZ_SECONDS; tests/fuzz/run-fuzzers.sh alone runs 60 s).
 #
 #   sudo tests/run-all.sh            everything (what .ci/run calls)
 #   sudo tests/run-all.sh --quick    the normal build only

@@ -203,7 +203,7 @@ static bool listed(const char *list, const char *name) {
 
 int main(int argc, char **argv) {
         bool small = bench_flag(argc, argv, "--small");
-        unsigned trials = (unsigned) bench_opt_long(argc, argv, "--trials", small ? 3 : 20);
+        unsigned trials = (unsigned) bench_opt_long(argc, argv, "--trials", small ? 2 : 20);
         const char *json = bench_opt(argc, argv, "--json");
         const char *wl = bench_opt(argc, argv, "--watchers"), *ml = bench_opt(argc, argv, "--modes");
         int rt = (int) bench_opt_long(argc, argv, "--rt", 10);

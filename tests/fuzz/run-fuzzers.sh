@@ -19,6 +19,7 @@
 #                then the smallest that reach a new hit count)
 #
 #   MEMCGD_FUZZ_SECONDS    seconds per target (default 60)
+#   MEMCGD_FUZZ_JOBS       targets run at once (default: the CPUs)
 #   MEMCGD_FUZZ_BUILDDIR   where binaries, logs and crash inputs go
 #                          (default: <source>/build-fuzz)
 #   CC                     the compiler (default clang; must be clang)
@@ -191,15 +192,17 @@ count_bytes() {
         find "$1" -maxdepth 1 -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }'
 }
 
-failed=() total_execs=0
-for t in "${targets[@]}"; do
+# One target: its report on stdout, its executions in $build/logs/$t.execs;
+# returns non-zero when it failed.
+fuzz_one() {
+        local t=$1 bin corpus work log before bytes t0 rc execs rate corp found min edges n f a
+        local dict=()
         bin=$build/bin/fuzz-$t
         corpus=$fuzzdir/corpus/$t
         work=$build/work/$t
         log=$build/logs/$t.log
         mkdir -p "$corpus"
         rm -rf "$work" && mkdir -p "$work"
-        dict=()
         [ -f "$fuzzdir/fuzz-$t.dict" ] && dict=(-dict="$fuzzdir/fuzz-$t.dict")
         before=$(count_files "$corpus")
         bytes=$(count_bytes "$corpus")
@@ -214,7 +217,7 @@ for t in "${targets[@]}"; do
         rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
         corp=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -1 | cut -d' ' -f2)
         found=$(count_files "$work")
-        total_execs=$((total_execs + ${execs:-0}))
+        echo "${execs:-0}" >"$build/logs/$t.execs"
 
         if [ $rc -ne 0 ]; then
                 echo "--- fuzz-$t: libFuzzer exited $rc; its report (full log: $log):"
@@ -229,14 +232,13 @@ for t in "${targets[@]}"; do
                         done
                 done
                 echo "fuzz-$t: FAIL (exit $rc) after ${execs:-?} executions in $((SECONDS - t0)) s"
-                failed+=("$t")
-                continue
+                return 1
         fi
 
         case $mode in
         merge)
                 "$bin" -merge=1 -max_len="$(max_len "$t")" "$corpus" "$work" >"$build/logs/$t.merge.log" 2>&1 || {
-                        echo "fuzz-$t: FAIL: merge (log: $build/logs/$t.merge.log)"; failed+=("$t"); continue; }
+                        echo "fuzz-$t: FAIL: merge (log: $build/logs/$t.merge.log)"; return 1; }
                 echo "fuzz-$t: merged $(($(count_files "$corpus") - before)) new inputs into tests/fuzz/corpus/$t"
                 ;;
         minimize)
@@ -244,7 +246,7 @@ for t in "${targets[@]}"; do
                 rm -rf "$min" && mkdir -p "$min"
                 for f in "$corpus"/seed-*; do [ -f "$f" ] && cp "$f" "$min/"; done
                 "$bin" -merge=1 -max_len="$(max_len "$t")" "$min" "$corpus" "$work" >"$build/logs/$t.merge.log" 2>&1 || {
-                        echo "fuzz-$t: FAIL: minimize (log: $build/logs/$t.merge.log)"; failed+=("$t"); continue; }
+                        echo "fuzz-$t: FAIL: minimize (log: $build/logs/$t.merge.log)"; return 1; }
                 if [ "$(count_files "$min")" -gt "$corpus_max" ]; then
                         # Too many to commit: every input that reaches an
                         # edge first, then the smallest of those that reach
@@ -254,7 +256,7 @@ for t in "${targets[@]}"; do
                         for f in "$corpus"/seed-*; do [ -f "$f" ] && cp "$f" "$edges/"; done
                         "$bin" -merge=1 -use_counters=0 -max_len="$(max_len "$t")" "$edges" "$corpus" "$work" \
                                 >"$build/logs/$t.merge-edges.log" 2>&1 || {
-                                echo "fuzz-$t: FAIL: minimize (log: $build/logs/$t.merge-edges.log)"; failed+=("$t"); continue; }
+                                echo "fuzz-$t: FAIL: minimize (log: $build/logs/$t.merge-edges.log)"; return 1; }
                         n=$(count_files "$edges")
                         while read -r f; do
                                 [ "$n" -ge "$corpus_max" ] && break
@@ -268,6 +270,25 @@ for t in "${targets[@]}"; do
                 ;;
         esac
         echo "fuzz-$t: PASS: ${execs:-?} executions in $((SECONDS - t0)) s (${rate:-?} exec/s); corpus $before inputs committed, $found new this run, ${corp:-?} in use (inputs/bytes)"
+}
+
+# The targets run side by side, one a CPU (each libFuzzer process is one
+# thread, and every target keeps its own corpus, work and log directories);
+# the reports print in the targets' order as each one ends.
+jobs_max=${MEMCGD_FUZZ_JOBS:-$(nproc)}
+case $jobs_max in '' | *[!0-9]* | 0) jobs_max=1 ;; esac
+declare -A pid_of=()
+failed=() total_execs=0
+for t in "${targets[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+        rm -f "$build/logs/$t.execs"
+        fuzz_one "$t" >"$build/logs/$t.out" 2>&1 &
+        pid_of[$t]=$!
+done
+for t in "${targets[@]}"; do
+        wait "${pid_of[$t]}" || failed+=("$t")
+        cat "$build/logs/$t.out"
+        total_execs=$((total_execs + $(cat "$build/logs/$t.execs" 2>/dev/null || echo 0)))
 done
 
 echo
