@@ -88,8 +88,8 @@ if [ $quick = 0 ]; then
 
         # libFuzzer over every parser, a bounded time per target (its
         # corpora also replay in the unit suite of every build above).
-        # 30 s a target keeps the whole run well under 30 minutes; the
-        # committed corpora carry what longer runs found.
+        # 30 s a target, a target a CPU at a time (~2 minutes on 2 CPUs);
+        # the committed corpora carry what longer runs found.
         export MEMCGD_FUZZ_SECONDS=${MEMCGD_FUZZ_SECONDS:-30}
         echo "=== memcgd: fuzzers (libFuzzer + ASan + UBSan, $MEMCGD_FUZZ_SECONDS s a target)"
         fuzzlog=$builddir.fuzz.log
