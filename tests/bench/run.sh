@@ -72,6 +72,12 @@ if [ ! -x "$bdir/bench-b1" ]; then
         exit 1
 fi
 mkdir -p "$out"
+# Debian's python3 (.ci/deps.sh installs it), not whatever shim is first
+# on PATH: tests/bus/lib.sh says why.
+if [ -z "${PYTHON:-}" ]; then
+        if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
+fi
+export PYTHON
 
 export MEMCGD_SOURCE_ROOT=$src
 export MEMCGD_BUILD_ROOT=$build
@@ -127,7 +133,7 @@ profile() {
                 callgrind_annotate --auto=no --threshold=100 --inclusive=no "$out/callgrind-$n.out" >"$out/profile-self-$n.txt" 2>/dev/null
                 callgrind_annotate --auto=no --threshold=100 --inclusive=yes "$out/callgrind-$n.out" >"$out/profile-inclusive-$n.txt" 2>/dev/null
         done
-        python3 - "$out" $a $b <<'PYEOF'
+        "$PYTHON" - "$out" $a $b <<'PYEOF'
 import json, re, sys
 out, a, b = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 line = re.compile(r"^\s*([0-9,]+) \(\s*[0-9.]+%\)\s+(\S.*?)(?: \[.*\])?$")
@@ -169,7 +175,7 @@ if { [ $small = 0 ] && [ -z "$only" ]; } || [[ ",$only," == *",profile,"* ]]; th
 fi
 
 # One summary of every JSON written in this run.
-python3 - "$out" "$small" "$((SECONDS - t_all))" <<'EOF'
+"$PYTHON" - "$out" "$small" "$((SECONDS - t_all))" <<'EOF'
 import json, os, sys, time
 out, small, secs = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
 s = {"small": small, "seconds": secs, "unix_time": int(time.time())}
