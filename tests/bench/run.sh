@@ -174,11 +174,16 @@ if { [ $small = 0 ] && [ -z "$only" ]; } || [[ ",$only," == *",profile,"* ]]; th
         step profile profile
 fi
 
-# One summary of every JSON written in this run.
-"$PYTHON" - "$out" "$small" "$((SECONDS - t_all))" <<'EOF'
+# One summary of every JSON written in this run, with the commit it ran
+# at (a table in the README names it).
+commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ "$commit" != unknown ] && ! git -C "$src" diff --quiet HEAD 2>/dev/null; then
+        commit="$commit+changes"
+fi
+"$PYTHON" - "$out" "$small" "$((SECONDS - t_all))" "$commit" <<'EOF'
 import json, os, sys, time
-out, small, secs = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
-s = {"small": small, "seconds": secs, "unix_time": int(time.time())}
+out, small, secs, commit = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]), sys.argv[4]
+s = {"small": small, "seconds": secs, "unix_time": int(time.time()), "commit": commit}
 for n in ("b1", "b1v2", "b2", "b3", "b4", "b5", "b5v2", "profile"):
     p = os.path.join(out, n + ".json")
     if os.path.exists(p) and os.path.getmtime(p) >= time.time() - secs - 5:
@@ -193,7 +198,7 @@ echo
 for n in b1 b1v2 b2 b3 b4 b5 b5v2 profile; do
         [ -n "${took[$n]:-}" ] && echo "memcgd bench: $n took ${took[$n]} s"
 done
-echo "memcgd bench: done in $((SECONDS - t_all)) s; results in $out"
+echo "memcgd bench: done in $((SECONDS - t_all)) s at $commit; results in $out"
 if [ ${#failed[@]} -gt 0 ]; then
         echo "memcgd bench: could not run: ${failed[*]}"
         exit 1
