@@ -24,9 +24,10 @@ typedef struct Replay {
         char **failed_names;
 } Replay;
 
-/* Runs one input in a child: 0 when it returned (and, under ASan, leaked
- * nothing), else how it died. */
-static int run_child(const char *path, const uint8_t *data, size_t size) {
+/* Runs fn(userdata) in a child, which exits with what fn returns: 0 when
+ * that is 0 (and, under ASan, nothing leaked), 1 when the child failed or
+ * died (said on stderr after `what`), -errno when it could not run. */
+static int run_in_child(const char *what, int (*fn)(void *userdata), void *userdata) {
         pid_t pid;
         int status;
 
@@ -34,24 +35,37 @@ static int run_child(const char *path, const uint8_t *data, size_t size) {
         fflush(stderr);
         pid = fork();
         if (pid < 0) {
-                fprintf(stderr, "replay: fork: %s\n", strerror(errno));
-                return -errno;
+                int r = -errno;
+                fprintf(stderr, "replay: fork: %s\n", strerror(-r));
+                return r;
         }
-        if (pid == 0) {
-                (void) LLVMFuzzerTestOneInput(data, size);
-                exit(0);
-        }
+        if (pid == 0)
+                exit(fn(userdata));
         while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
+                if (errno != EINTR) {
+                        int r = -errno;
+                        fprintf(stderr, "replay: waitpid: %s\n", strerror(-r));
+                        return r;
+                }
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
         if (WIFSIGNALED(status))
-                fprintf(stderr, "replay: FAILED: %s: killed by signal %d (%s)\n", path, WTERMSIG(status),
+                fprintf(stderr, "replay: FAILED: %s: killed by signal %d (%s)\n", what, WTERMSIG(status),
                         strsignal(WTERMSIG(status)));
         else
-                fprintf(stderr, "replay: FAILED: %s: exit status %d\n", path, WEXITSTATUS(status));
+                fprintf(stderr, "replay: FAILED: %s: exit status %d\n", what, WEXITSTATUS(status));
         return 1;
+}
+
+typedef struct Input {
+        const uint8_t *data;
+        size_t size;
+} Input;
+
+static int run_input(void *userdata) {
+        const Input *in = userdata;
+        (void) LLVMFuzzerTestOneInput(in->data, in->size);
+        return 0;
 }
 
 
@@ -93,7 +107,7 @@ static int replay_file(const char *path, Replay *rp) {
         if (rp->batch)
                 (void) LLVMFuzzerTestOneInput(buf, size);
         else
-                r = run_child(path, buf, size);
+                r = run_in_child(path, run_input, &(Input) { .data = buf, .size = size });
         free(buf);
         if (r < 0)
                 return r;
@@ -145,47 +159,48 @@ static int replay_path(const char *path, Replay *rp) {
         return r;
 }
 
+typedef struct Args {
+        int argc;
+        char **argv;
+        Replay *rp;
+} Args;
+
+/* Every path named on the command line: 0, or 1 when one could not be
+ * read (said on stderr). */
+static int replay_args(const Args *a) {
+        for (int i = 1; i < a->argc; i++)
+                if (replay_path(a->argv[i], a->rp) < 0)
+                        return 1;
+        return 0;
+}
+
+/* The child that runs every input in one process. */
+static int replay_batch(void *userdata) {
+        const Args *a = userdata;
+        a->rp->batch = true;
+        if (replay_args(a) != 0 || a->rp->count == 0)
+                return 1;
+        printf("replayed %zu inputs in one process without a contract broken\n", a->rp->count);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         Replay rp = {};
-        int ret = 0;
+        Args args = { .argc = argc, .argv = argv, .rp = &rp };
+        int ret;
 
         if (argc < 2) {
                 fprintf(stderr, "usage: %s CORPUS-DIR|FILE...\n", argv[0]);
                 return 2;
         }
-        fflush(stdout);
-        fflush(stderr);
-        pid_t pid = fork();
-        if (pid < 0) {
-                fprintf(stderr, "replay: fork: %s\n", strerror(errno));
-                return 1;
-        }
-        if (pid == 0) {
-                rp.batch = true;
-                for (int i = 1; i < argc && ret == 0; i++)
-                        if (replay_path(argv[i], &rp) < 0)
-                                ret = 1;
-                if (ret == 0 && rp.count > 0)
-                        printf("replayed %zu inputs in one process without a contract broken\n", rp.count);
-                exit(ret == 0 && rp.count > 0 ? 0 : 1);
-        }
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR) {
-                        fprintf(stderr, "replay: waitpid: %s\n", strerror(errno));
-                        return 1;
-                }
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        ret = run_in_child("the run in one process", replay_batch, &args);
+        if (ret == 0)
                 return 0;
-        if (WIFSIGNALED(status))
-                printf("replay: the run in one process was killed by signal %d (%s); each input alone now\n",
-                       WTERMSIG(status), strsignal(WTERMSIG(status)));
-        else
-                printf("replay: the run in one process exited %d; each input alone now\n", WEXITSTATUS(status));
+        if (ret < 0)
+                return 1;
+        printf("replay: each input alone now\n");
 
-        for (int i = 1; i < argc && ret == 0; i++)
-                if (replay_path(argv[i], &rp) < 0)
-                        ret = 1;
+        ret = replay_args(&args);
         if (ret == 0 && rp.count == 0) {
                 fprintf(stderr, "replay: no inputs in %s\n", argv[1]);
                 ret = 1;
