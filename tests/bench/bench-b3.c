@@ -17,14 +17,21 @@
  * longer move (margin x 0.1 from the 10th check on, about 6 minutes after
  * Monitor) and a check is a wake-up and a read of usage.
  *
+ * Beside each daemon run, the floor of its settled window (below): the
+ * same checks on the same cgroups by a process that does nothing else,
+ * one window each for three models.
+ *
  *   bench-b3 --memcgd=PATH [--small] [--json=FILE] [--fake=N] [--v1=N]
- *            [--window=S] [--no-steady] [--no-settled] */
+ *            [--window=S] [--no-steady] [--no-settled] [--no-floor] */
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 
 #include "../fake/fake-tree.h"
 #include "bench.h"
+#include "service/engine-internal.h"
 
 #define MIB_ UINT64_C(1048576)
 
@@ -193,11 +200,255 @@ out:
         (void) !system(cmd);
 }
 
+/* ---- the floor ------------------------------------------------------------- */
+
+/* What the settled window's work costs by itself, measured like the daemon:
+ * a process that does nothing but memcgd's settled checks - sleep in
+ * ppoll() on an eventfd until a check is due, read the cgroup's usage file
+ * (kept open), and set the next deadline 60 s on (the shrink timer's
+ * ceiling) on the engine's own grid (engine_timer_deadline()).
+ *
+ * A wake-up costs less when many threads wake in the same timer interrupt
+ * (the grid is there for that), so the thread-a-cgroup model (DESIGN.md's)
+ * runs twice: every check in phase (one wake-up of all threads, 2 s after
+ * the start, then a minute later: the best case), and the checks spread
+ * evenly over the minute (the worst case; each grid step wakes its share).
+ * The daemon's own settled timers lie in between: its workers start
+ * together and their backoff ramps keep them close, until events scatter
+ * them. A third model checks every cgroup from one loop, spread: what the
+ * same checks cost without a thread each. */
+
+typedef struct Floor {
+        unsigned n;
+        int *fd;           /* usage files */
+        int ctl;           /* an eventfd nothing writes: polled as a worker's */
+        uint64_t period;   /* usec */
+        bool in_phase;
+        uint64_t t0;       /* usec, CLOCK_MONOTONIC */
+        _Atomic uint64_t reads, failed;
+} Floor;
+
+typedef struct FloorThread {
+        Floor *f;
+        unsigned i;
+} FloorThread;
+
+/* Thread i's first check: in phase, all 2 s on; else i+1 n-ths of a
+ * period on, on the period's grid. */
+static uint64_t floor_first(const Floor *f, unsigned i) {
+        if (f->in_phase)
+                return engine_timer_deadline(f->t0, 2 * 1000 * 1000);
+        uint64_t at = f->t0 + f->period * (i + 1) / f->n;
+        return engine_timer_deadline(at > f->period ? at - f->period : 0, f->period);
+}
+
+static void floor_sleep_until(const Floor *f, uint64_t deadline) {
+        struct pollfd p = { .fd = f->ctl, .events = POLLIN };
+        uint64_t now = now_usec();
+        struct timespec ts = {};
+
+        if (deadline > now)
+                ts = (struct timespec) { .tv_sec = (time_t) ((deadline - now) / 1000000),
+                                         .tv_nsec = (long) ((deadline - now) % 1000000) * 1000 };
+        (void) ppoll(&p, 1, &ts, NULL);
+}
+
+static void floor_check(Floor *f, unsigned i) {
+        char buf[32];
+        if (pread(f->fd[i], buf, sizeof(buf), 0) > 0)
+                f->reads++;
+        else
+                f->failed++;
+}
+
+static void *floor_thread_main(void *arg) {
+        FloorThread *t = arg;
+        Floor *f = t->f;
+        uint64_t deadline = floor_first(f, t->i);
+
+        for (;;) {
+                floor_sleep_until(f, deadline);
+                if (now_usec() < deadline)
+                        continue;
+                floor_check(f, t->i);
+                deadline = engine_timer_deadline(now_usec(), f->period);
+        }
+        return NULL;
+}
+
+static void *floor_loop_main(void *arg) {
+        Floor *f = arg;
+        uint64_t *deadline = calloc(f->n, sizeof(uint64_t));
+
+        for (unsigned i = 0; i < f->n; i++)
+                deadline[i] = floor_first(f, i);
+        for (;;) {
+                uint64_t next = UINT64_MAX;
+                for (unsigned i = 0; i < f->n; i++)
+                        if (deadline[i] < next)
+                                next = deadline[i];
+                floor_sleep_until(f, next);
+                uint64_t now = now_usec();
+                for (unsigned i = 0; i < f->n; i++)
+                        if (deadline[i] <= now) {
+                                floor_check(f, i);
+                                deadline[i] = engine_timer_deadline(now, f->period);
+                        }
+        }
+        return NULL;
+}
+
+/* The child: opens the files, starts the threads, says "ready" on `out`,
+ * answers each byte on `in` with "reads R failed F" (the counts so far)
+ * and exits at EOF. */
+static int floor_child(char **files, unsigned n, bool threaded, bool in_phase, int in, int out) {
+        Floor f = { .n = n, .period = UINT64_C(60000000), .in_phase = in_phase };
+        char line[64];
+
+        f.fd = calloc(n, sizeof(int));
+        f.ctl = eventfd(0, EFD_CLOEXEC);
+        if (!f.fd || f.ctl < 0)
+                return 1;
+        for (unsigned i = 0; i < n; i++) {
+                f.fd[i] = open(files[i], O_RDONLY | O_CLOEXEC);
+                if (f.fd[i] < 0) {
+                        fprintf(stderr, "floor: %s: %s\n", files[i], strerror(errno));
+                        return 1;
+                }
+        }
+        f.t0 = now_usec();
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 128 * 1024);
+        FloorThread *t = calloc(n, sizeof(FloorThread));
+        for (unsigned i = 0; i < (threaded ? n : 1); i++) {
+                pthread_t th;
+                t[i] = (FloorThread) { .f = &f, .i = i };
+                if (pthread_create(&th, &attr, threaded ? floor_thread_main : floor_loop_main,
+                                   threaded ? (void *) &t[i] : (void *) &f) != 0) {
+                        fprintf(stderr, "floor: thread %u: %s\n", i, strerror(errno));
+                        return 1;
+                }
+        }
+        pthread_attr_destroy(&attr);
+        (void) !write(out, "ready\n", 6);
+        while (read(in, line, 1) > 0) {
+                int len = snprintf(line, sizeof(line), "reads %llu failed %llu\n", (unsigned long long) f.reads,
+                                   (unsigned long long) f.failed);
+                (void) !write(out, line, (size_t) len);
+        }
+        _exit(0);
+}
+
+typedef struct FloorRun {
+        char variant[32];
+        const char *model;
+        unsigned n;
+        Window w;
+        ProcCost end;
+        unsigned long long reads, failed;
+        bool ok;
+} FloorRun;
+
+static bool floor_counts(int to, FILE *from, unsigned long long *reads, unsigned long long *failed) {
+        char line[128];
+        return write(to, "?", 1) == 1 && fgets(line, sizeof(line), from) &&
+               sscanf(line, "reads %llu failed %llu", reads, failed) == 2;
+}
+
+static void run_floor(FloorRun *fr, char **files, unsigned n, bool threaded, bool in_phase, double window) {
+        int to_child[2], from_child[2];
+        Reader none = {};
+        char line[128];
+
+        fr->n = n;
+        fr->model = !threaded ? "one loop, spread" : in_phase ? "threads, in phase" : "threads, spread";
+        if (pipe2(to_child, O_CLOEXEC) < 0)
+                return;
+        if (pipe2(from_child, O_CLOEXEC) < 0) {
+                close(to_child[0]);
+                close(to_child[1]);
+                return;
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(to_child[1]);
+                close(from_child[0]);
+                _exit(floor_child(files, n, threaded, in_phase, to_child[0], from_child[1]));
+        }
+        close(to_child[0]);
+        close(from_child[1]);
+        FILE *out = pid > 0 ? fdopen(from_child[0], "re") : NULL;
+        if (!out) {
+                close(from_child[0]);
+                close(to_child[1]);
+                if (pid > 0)
+                        (void) waitpid(pid, NULL, 0);
+                return;
+        }
+        unsigned long long r0, f0;
+        if (fgets(line, sizeof(line), out) && strcmp(line, "ready\n") == 0) {
+                bench_sleep_ms(1000);
+                fr->ok = floor_counts(to_child[1], out, &r0, &f0);
+                fr->w = measure(pid, &none, window, fr->model);
+                (void) bench_proc_cost(pid, &fr->end);
+                if (fr->ok && floor_counts(to_child[1], out, &fr->reads, &fr->failed)) {
+                        fr->reads -= r0;
+                        fr->failed -= f0;
+                } else
+                        fr->ok = false;
+        } else
+                fprintf(stderr, "floor (%s): the child did not start\n", fr->model);
+        close(to_child[1]);
+        fclose(out);
+        int status;
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fr->ok = false;
+}
+
+/* Both floors over the cgroups `paths` under `root` ("" for absolute
+ * paths), reading `file` in each. */
+static void run_floors(FloorRun *fl, unsigned *n_fl, const char *variant, const char *root, char **paths, unsigned n,
+                       const char *file, double window) {
+        char **files = calloc(n, sizeof(char *));
+        for (unsigned i = 0; i < n; i++)
+                if (asprintf(&files[i], "%s%s/%s", root, paths[i], file) < 0)
+                        files[i] = NULL;
+        static const struct {
+                bool threaded, in_phase;
+        } models[] = { { true, true }, { true, false }, { false, false } };
+        for (size_t k = 0; k < sizeof(models) / sizeof(models[0]); k++) {
+                FloorRun *fr = &fl[(*n_fl)++];
+                snprintf(fr->variant, sizeof(fr->variant), "%s", variant);
+                run_floor(fr, files, n, models[k].threaded, models[k].in_phase, window);
+                printf("# %s: floor, %s: %s\n", variant, fr->model, fr->ok ? "measured" : "failed");
+        }
+        for (unsigned i = 0; i < n; i++)
+                free(files[i]);
+        free(files);
+}
+
+static void print_floor(const FloorRun *fr) {
+        if (!fr->ok) {
+                printf("%-10s %5u %-17s failed\n", fr->variant, fr->n, fr->model);
+                return;
+        }
+        printf("%-10s %5u %-17s %5.0f %8.3f %8.3f %9.1f %9.1f %7llu %9.1f %7llu %8.1f %7u\n", fr->variant, fr->n,
+               fr->model, fr->w.seconds, fr->w.cpu_s, fr->w.cpu_pct_core, fr->w.wakeups_per_s, fr->w.ctxsw_per_s,
+               fr->reads, fr->reads ? fr->w.cpu_s * 1e6 / (double) fr->reads : 0.0, fr->failed,
+               (double) fr->end.rss_kib / 1024.0, fr->end.threads);
+}
+
+/* CPU time a wake-up, all work included. */
+static double us_per_wakeup(const Window *w) {
+        return w->wakeups_per_s > 0 ? w->cpu_s * 1e6 / (w->wakeups_per_s * w->seconds) : 0.0;
+}
+
 static void print_run(const Run *r) {
         for (unsigned k = 0; k < r->n_windows; k++) {
                 const Window *w = &r->w[k];
-                printf("%-10s %5u %-8s %5.0f %8.3f %8.3f %9.1f %9.1f %7llu %8.1f %7u %6u %s\n", r->variant, r->n,
-                       w->label, w->seconds, w->cpu_s, w->cpu_pct_core, w->wakeups_per_s,
+                printf("%-10s %5u %-8s %5.0f %8.3f %8.3f %9.1f %8.1f %9.1f %7llu %8.1f %7u %6u %s\n", r->variant, r->n,
+                       w->label, w->seconds, w->cpu_s, w->cpu_pct_core, w->wakeups_per_s, us_per_wakeup(w),
                        w->ctxsw_per_s, (unsigned long long) w->limit_changes, (double) r->end.rss_kib / 1024.0,
                        r->end.threads, r->end.fds,
                        w->cpu_pct_core < 0.2 && r->end.rss_kib < 64 * 1024 ? "yes" : "no");
@@ -218,8 +469,11 @@ int main(int argc, char **argv) {
         double window = (double) bench_opt_long(argc, argv, "--window", small ? 10 : 60);
         bool steady = !small && !bench_flag(argc, argv, "--no-steady");
         bool settled = !small && !bench_flag(argc, argv, "--no-settled");
+        bool floors = !bench_flag(argc, argv, "--no-floor");
         Run runs[2] = {};
         unsigned n_runs = 0;
+        FloorRun fl[6] = {};
+        unsigned n_fl = 0;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (!memcgd)
@@ -246,6 +500,8 @@ int main(int argc, char **argv) {
                         snprintf(r->variant, sizeof(r->variant), "fake");
                         r->n = n_fake;
                         run_daemon(r, memcgd, root, paths, n_fake, window, steady, settled);
+                        if (floors)
+                                run_floors(fl, &n_fl, "fake", root, paths, n_fake, "memory.current", window);
                         for (unsigned i = 0; i < n_fake; i++)
                                 free(paths[i]);
                         free(paths);
@@ -272,6 +528,8 @@ int main(int argc, char **argv) {
                 snprintf(r->variant, sizeof(r->variant), "v1");
                 r->n = made;
                 run_daemon(r, memcgd, NULL, rel, made, window, steady, settled);
+                if (floors)
+                        run_floors(fl, &n_fl, "v1", "", abs_, made, "memory.usage_in_bytes", window);
                 for (unsigned i = 0; i < made; i++)
                         bench_memcg_remove(abs_[i]);
                 for (unsigned i = 0; i < n_v1; i++) {
@@ -283,11 +541,19 @@ int main(int argc, char **argv) {
         }
 
         printf("\nB3 idle cost of memcgd (--no-bus) monitoring idle cgroups; CPU %% is of one core\n");
-        printf("%-10s %5s %-8s %5s %8s %8s %9s %9s %7s %8s %7s %6s %s\n", "variant", "N", "window", "s", "cpu s",
-               "cpu %", "wakeups/s", "ctxsw/s", "limits", "RSS MiB", "threads", "fds", "target met");
+        printf("%-10s %5s %-8s %5s %8s %8s %9s %8s %9s %7s %8s %7s %6s %s\n", "variant", "N", "window", "s", "cpu s",
+               "cpu %", "wakeups/s", "us/wake", "ctxsw/s", "limits", "RSS MiB", "threads", "fds", "target met");
         for (unsigned k = 0; k < n_runs; k++)
                 print_run(&runs[k]);
         printf("target: < 0.2%% of one core and RSS < 64 MiB\n");
+        if (n_fl > 0) {
+                printf("\nB3 floor: the settled checks alone, in the same run (a wake-up every 60 s on the engine's timer\n"
+                       "grid and a read of the usage file); CPU %% is of one core\n");
+                printf("%-10s %5s %-17s %5s %8s %8s %9s %9s %7s %9s %7s %8s %7s\n", "variant", "N", "model", "s", "cpu s",
+                       "cpu %", "wakeups/s", "ctxsw/s", "checks", "us/check", "failed", "RSS MiB", "threads");
+                for (unsigned k = 0; k < n_fl; k++)
+                        print_floor(&fl[k]);
+        }
         printf("B3 ran in %.1f s\n", (double) (bench_now_ns() - t_start) / 1e9);
 
         if (json) {
@@ -306,6 +572,7 @@ int main(int argc, char **argv) {
                                         json_num(&j, "cpu_seconds", r->w[w].cpu_s);
                                         json_num(&j, "cpu_percent_of_one_core", r->w[w].cpu_pct_core);
                                         json_num(&j, "wakeups_per_second", r->w[w].wakeups_per_s);
+                                        json_num(&j, "cpu_us_per_wakeup", us_per_wakeup(&r->w[w]));
                                         json_num(&j, "context_switches_per_second", r->w[w].ctxsw_per_s);
                                         json_u64(&j, "limit_changes", r->w[w].limit_changes);
                                         json_u64(&j, "rss_kib", r->end.rss_kib);
@@ -320,6 +587,27 @@ int main(int argc, char **argv) {
                                                                             r->end.rss_kib < 64 * 1024);
                                         json_end_obj(&j);
                                 }
+                        }
+                        json_end_arr(&j);
+                        json_arr(&j, "floors");
+                        for (unsigned k = 0; k < n_fl; k++) {
+                                FloorRun *f = &fl[k];
+                                json_obj(&j, NULL);
+                                json_str(&j, "variant", f->variant);
+                                json_u64(&j, "cgroups", f->n);
+                                json_str(&j, "model", f->model);
+                                json_bool(&j, "ok", f->ok);
+                                json_num(&j, "seconds", f->w.seconds);
+                                json_num(&j, "cpu_seconds", f->w.cpu_s);
+                                json_num(&j, "cpu_percent_of_one_core", f->w.cpu_pct_core);
+                                json_num(&j, "wakeups_per_second", f->w.wakeups_per_s);
+                                json_num(&j, "context_switches_per_second", f->w.ctxsw_per_s);
+                                json_u64(&j, "checks", f->reads);
+                                json_num(&j, "cpu_us_per_check", f->reads ? f->w.cpu_s * 1e6 / (double) f->reads : 0.0);
+                                json_u64(&j, "failed_reads", f->failed);
+                                json_u64(&j, "rss_kib", f->end.rss_kib);
+                                json_u64(&j, "threads", f->end.threads);
+                                json_end_obj(&j);
                         }
                         json_end_arr(&j);
                         json_end_file(&j);

@@ -15,7 +15,8 @@
 #                                under TCG, --small: 100 cgroups, normal workers, ~40 s)
 #   B2 survivable allocation rate (real v1, 1 GiB at full speed, 4 modes, memcgd vs pollers)
 #   B3 idle cost                (the daemon with 4000 fake + 1000 real v1 idle cgroups: the
-#                                first and second minute, and once the limits settled)
+#                                first and second minute, and once the limits settled; beside
+#                                the settled checks alone, threads in phase / spread, one loop)
 #   B4 D-Bus throughput         (private bus + polkitd; GetStats/ListMonitored vs Peer.Ping)
 #   B5 effectiveness            (bursty workload: slack, give-back time, OOM kills)
 #   B5 on v2 (b5v2)             (the same in QEMU, tests/bench/v2-vm.sh b5; ~5 min, --small ~25 s)
