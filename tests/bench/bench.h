@@ -57,8 +57,19 @@ static int bench_cmp_double(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-/* Nearest-rank percentiles of v[0..n) (sorted in place). */
+/* Nearest-rank percentiles of v[0..n) (sorted in place). NaN marks a
+ * sample that has no value (an event never seen): moved to the end and
+ * left out, so that n counts the values summarized (NaN compares false
+ * both ways and would leave qsort's order, and every percentile, wrong). */
 static inline Summary bench_summarize(double *v, size_t n) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                if (!isnan(v[i])) {
+                        double t = v[k];
+                        v[k++] = v[i];
+                        v[i] = t;
+                }
+        n = k;
         Summary s = { .n = n };
         if (n == 0) {
                 s.p50 = s.p99 = s.max = s.mean = NAN;
