@@ -25,7 +25,7 @@
 # Each prints a table; JSON lands in --out (default DIR/bench-results):
 # b1.json, b1v2.json, b2.json ... b5.json, b5v2.json, summary.json, the logs and the callgrind output.
 # --small is the CI smoke run (about 4 minutes); the full run takes
-# about 45 minutes on 2 cores (43 at 27f8369; B3 waits ~7 minutes a daemon for its
+# about 50 minutes on 2 cores (50 at 8060cb6; B3 waits ~7 minutes a daemon for its
 # idle cgroups' limits to settle).
 #
 # Needs root (real memcgs, SCHED_FIFO, a polkit rule, a test user) and
