@@ -406,8 +406,8 @@ static void run_floor(FloorRun *fr, char **files, unsigned n, bool threaded, boo
                 fr->ok = false;
 }
 
-/* Both floors over the cgroups `paths` under `root` ("" for absolute
- * paths), reading `file` in each. */
+/* The three floor models over the cgroups `paths` under `root` ("" for
+ * absolute paths), reading `file` in each. */
 static void run_floors(FloorRun *fl, unsigned *n_fl, const char *variant, const char *root, char **paths, unsigned n,
                        const char *file, double window) {
         char **files = calloc(n, sizeof(char *));
@@ -428,6 +428,11 @@ static void run_floors(FloorRun *fl, unsigned *n_fl, const char *variant, const 
         free(files);
 }
 
+/* CPU time a check, the wake-up included. */
+static double us_per_check(const FloorRun *fr) {
+        return fr->reads ? fr->w.cpu_s * 1e6 / (double) fr->reads : 0.0;
+}
+
 static void print_floor(const FloorRun *fr) {
         if (!fr->ok) {
                 printf("%-10s %5u %-17s failed\n", fr->variant, fr->n, fr->model);
@@ -435,7 +440,7 @@ static void print_floor(const FloorRun *fr) {
         }
         printf("%-10s %5u %-17s %5.0f %8.3f %8.3f %9.1f %9.1f %7llu %9.1f %7llu %8.1f %7u\n", fr->variant, fr->n,
                fr->model, fr->w.seconds, fr->w.cpu_s, fr->w.cpu_pct_core, fr->w.wakeups_per_s, fr->w.ctxsw_per_s,
-               fr->reads, fr->reads ? fr->w.cpu_s * 1e6 / (double) fr->reads : 0.0, fr->failed,
+               fr->reads, us_per_check(fr), fr->failed,
                (double) fr->end.rss_kib / 1024.0, fr->end.threads);
 }
 
@@ -606,7 +611,7 @@ int main(int argc, char **argv) {
                                 json_num(&j, "wakeups_per_second", f->w.wakeups_per_s);
                                 json_num(&j, "context_switches_per_second", f->w.ctxsw_per_s);
                                 json_u64(&j, "checks", f->reads);
-                                json_num(&j, "cpu_us_per_check", f->reads ? f->w.cpu_s * 1e6 / (double) f->reads : 0.0);
+                                json_num(&j, "cpu_us_per_check", us_per_check(f));
                                 json_u64(&j, "failed_reads", f->failed);
                                 json_u64(&j, "rss_kib", f->end.rss_kib);
                                 json_u64(&j, "threads", f->end.threads);
