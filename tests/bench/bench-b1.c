@@ -452,7 +452,7 @@ typedef struct Floor {
         pthread_t cg_thread[MAXCG];
         int wd2idx[MAXCG + 64];
         int fd_ev[MAXCG], fd_cur[MAXCG], fd_max[MAXCG];
-        uint64_t last_high_count[MAXCG];
+        _Atomic uint64_t last_high_count[MAXCG]; /* the floor's last look (v2: the rebase's too) */
         /* v1 */
         int epfd;
         int efd[MAXCG], fd_usage[MAXCG], fd_limit[MAXCG];
@@ -585,7 +585,9 @@ static void *floor_fake_main(void *arg) {
  * line once per-CPU charge stocks drain, and the throttled allocator would
  * only charge again, and notify, after its penalty sleep. Rises counted
  * before the grow landed may still notify after it (the kernel delays a
- * notification that follows another within 10 ms): the same breach. */
+ * notification that follows another within 10 ms): the same breach, also
+ * when the notification comes after the rebase (floor_rebase() counts
+ * from there). */
 static void floor_kernel_react(unsigned i) {
         if (!B.v2) {
                 uint64_t v;
@@ -714,8 +716,9 @@ static int floor_start(int rt, bool threaded) {
                         F.fd_ev[i] = open(p, O_RDONLY | O_CLOEXEC);
                         if (F.fd_max[i] < 0 || F.fd_high[i] < 0 || F.fd_ev[i] < 0)
                                 return -1;
-                        F.last_high_count[i] = 0;
-                        (void) events_high(F.fd_ev[i], &F.last_high_count[i]);
+                        uint64_t hc = 0;
+                        (void) events_high(F.fd_ev[i], &hc);
+                        F.last_high_count[i] = hc;
                         struct epoll_event ev = { .events = EPOLLPRI, .data.u32 = i };
                         if (epoll_ctl(F.epfd, EPOLL_CTL_ADD, F.fd_ev[i], &ev) < 0)
                                 return -1;
@@ -787,9 +790,18 @@ static void floor_rebase(unsigned i) {
         B.cur_max[i] = start;
         B.cur_high[i] = limits_high_from_max(&B.t, start);
         if (B.v2) {
-                F.grown[i] = false;
+                uint64_t hc;
                 floor_write_u64(F.fd_max[i], start);
                 floor_write_u64(F.fd_high[i], B.cur_high[i]);
+                /* The last sample's allocator rose above the old line until
+                 * the grow landed, and the kernel may notify those rises up
+                 * to 10 ms later, after this rebase: without a new baseline
+                 * the floor grew on them between samples, and the next
+                 * sample, its line raised already, had no breach. Rises from
+                 * here on count. */
+                if (events_high(F.fd_ev[i], &hc))
+                        F.last_high_count[i] = hc;
+                F.grown[i] = false;
         } else if (!B.fake)
                 floor_write_u64(F.fd_limit[i], start);
 }
