@@ -516,10 +516,11 @@ int cgroup_read_events(const Cgroup *c, MemoryEvents *ret) {
 }
 
 bool cgroup_is_removed(const Cgroup *c) {
-        /* Workers ask after every wake-up: one syscall. A directory can
-         * only be removed once its files are gone (cgroupfs removes them
-         * with it, a fake tree's rmdir needs it empty), so the missing
-         * usage file says it all. */
+        /* Workers ask after every wake-up (but a timer's where the
+         * removal would have woken them: removal_signalled()): one
+         * syscall. A directory can only be removed once its files are
+         * gone (cgroupfs removes them with it, a fake tree's rmdir needs
+         * it empty), so the missing usage file says it all. */
         return faccessat(c->dirfd, c->backend == BACKEND_V1 ? "memory.usage_in_bytes" : "memory.current", F_OK,
                          0) < 0 &&
                errno == ENOENT;
