@@ -520,10 +520,14 @@ bool cgroup_is_removed(const Cgroup *c) {
          * removal would have woken them: removal_signalled()): one
          * syscall. A directory can only be removed once its files are
          * gone (cgroupfs removes them with it, a fake tree's rmdir needs
-         * it empty), so the missing usage file says it all. */
-        return faccessat(c->dirfd, c->backend == BACKEND_V1 ? "memory.usage_in_bytes" : "memory.current", F_OK,
-                         0) < 0 &&
-               errno == ENOENT;
+         * it empty), so the missing usage file says it all. Missing is
+         * ENOENT, or ENODEV for a file held open (the worker keeps the
+         * usage file open): seen seconds after rmdir on v1 (6.18) and
+         * v2 (6.1) while another thread had polled the open file; only
+         * a removed kernfs node answers a lookup so. */
+        if (faccessat(c->dirfd, c->backend == BACKEND_V1 ? "memory.usage_in_bytes" : "memory.current", F_OK, 0) >= 0)
+                return false;
+        return errno == ENOENT || errno == ENODEV;
 }
 
 static void stat_set(CgroupStats *s, StatKey k, uint64_t v) {
