@@ -37,6 +37,7 @@ struct Worker {
         pthread_t thread;
         int ctl_fd;      /* eventfd: the main thread's requests, fake-tree kicks */
         int notify_wd;   /* fake tree: the shared inotify watch, or -1 */
+        int notify_child_wd; /* v2: the watch of its parent for its removal, or -1 */
         uint64_t seq;    /* monitor order */
         /* Main thread only: the engine's list of workers in monitor order
          * (ListMonitored walks it instead of sorting the table). */

@@ -130,13 +130,17 @@ int engine_new(const EngineConfig *config, Engine **ret, MemcgError *ret_error) 
                 r = -ENOMEM;
                 goto fail;
         }
-        if (e->root.fake) {
+        if (e->root.fake || e->root.backend == BACKEND_V2) {
                 r = notify_new(&e->notify);
-                if (r < 0) {
+                if (r < 0 && e->root.fake) {
                         memcg_error_set(ret_error, MEMCG_ERROR_FAILED, "Cannot create the inotify watcher: %s",
                                         strerror(-r));
                         goto fail;
                 }
+                if (r < 0)
+                        /* cgroup v2 works without: a removal is then
+                         * noticed at the worker's next wake-up. */
+                        log_warning("Cannot create the inotify watcher for cgroup removals: %s", strerror(-r));
         }
         *ret = e;
         return 0;
@@ -316,8 +320,11 @@ static Worker *worker_free(Engine *e, Worker *w) {
         order_unlink(e, w);
         if (w->pending_ladder_fd >= 0)
                 close(w->pending_ladder_fd);
-        if (e->notify)
+        if (e->notify) {
                 notify_remove(e->notify, w->notify_wd);
+                if (w->notify_child_wd >= 0)
+                        notify_remove_child(e->notify, w->notify_child_wd, strrchr(w->cg->path, '/') + 1);
+        }
         if (w->ctl_fd >= 0)
                 close(w->ctl_fd);
         cgroup_free(w->cg);
@@ -691,6 +698,7 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
                           w->cg->max_fd < 0 ? "the limit" : "the high line");
         w->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         w->notify_wd = -1;
+        w->notify_child_wd = -1;
         w->pending_ladder_fd = -1;
         w->seq = e->next_seq++;
         w->flags = req->flags;
@@ -719,6 +727,19 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
                                 r = -errno;
                                 goto fail_worker;
                         }
+                        /* Its removal wakes no poller of memory.events:
+                         * the parent's IN_DELETE does (without it, the
+                         * next wake-up of its timer tells, up to a
+                         * minute later). */
+                        const char *child = strrchr(w->cg->path, '/');
+                        r = e->notify && child && child[1] ? notify_add_child(e->notify, w->cg->dirfd, child + 1, w->ctl_fd)
+                                                           : -EINVAL;
+                        if (r < 0)
+                                log_warning("%s: cannot watch for its removal (%s): it is noticed at the worker's next "
+                                            "wake-up",
+                                            w->cg->path, strerror(-r));
+                        else
+                                w->notify_child_wd = r;
                 }
         }
 

@@ -19,8 +19,14 @@ struct Notify {
         int stop_fd;
         pthread_t thread;
         pthread_mutex_t lock;
-        GHashTable *kicks; /* wd → kick fd, both as GINT_TO_POINTER */
+        GHashTable *kicks;    /* wd → kick fd, both as GINT_TO_POINTER */
+        GHashTable *children; /* a parent's wd → (child name → kick fd) */
 };
+
+static void kick(gpointer fd) {
+        uint64_t one = 1;
+        (void) !write(GPOINTER_TO_INT(fd), &one, sizeof(one));
+}
 
 static void *notify_main(void *userdata) {
         Notify *n = userdata;
@@ -44,11 +50,17 @@ static void *notify_main(void *userdata) {
                 pthread_mutex_lock(&n->lock);
                 for (char *ptr = buf; ptr < buf + len;) {
                         const struct inotify_event *ev = (const struct inotify_event *) ptr;
-                        gpointer kick;
-                        if (g_hash_table_lookup_extended(n->kicks, GINT_TO_POINTER(ev->wd), NULL, &kick)) {
-                                uint64_t one = 1;
-                                (void) !write(GPOINTER_TO_INT(kick), &one, sizeof(one));
-                        }
+                        GHashTable *names = g_hash_table_lookup(n->children, GINT_TO_POINTER(ev->wd));
+                        gpointer fd;
+                        if (names && ev->len > 0 && g_hash_table_lookup_extended(names, ev->name, NULL, &fd))
+                                kick(fd);
+                        else if (names && (ev->mask & IN_IGNORED))
+                                /* The parent itself went (its children
+                                 * before it, each kicked): the kernel
+                                 * dropped the watch. */
+                                g_hash_table_remove(n->children, GINT_TO_POINTER(ev->wd));
+                        else if (g_hash_table_lookup_extended(n->kicks, GINT_TO_POINTER(ev->wd), NULL, &fd))
+                                kick(fd);
                         ptr += sizeof(struct inotify_event) + ev->len;
                 }
                 pthread_mutex_unlock(&n->lock);
@@ -78,6 +90,7 @@ int notify_new(Notify **ret) {
         }
         pthread_mutex_init(&n->lock, NULL);
         n->kicks = g_hash_table_new(g_direct_hash, g_direct_equal);
+        n->children = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_hash_table_unref);
 
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -85,6 +98,7 @@ int notify_new(Notify **ret) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r < 0) {
                 g_hash_table_unref(n->kicks);
+                g_hash_table_unref(n->children);
                 close(n->ifd);
                 close(n->stop_fd);
                 free(n);
@@ -102,6 +116,7 @@ Notify *notify_free(Notify *n) {
         (void) !write(n->stop_fd, &one, sizeof(one));
         pthread_join(n->thread, NULL);
         g_hash_table_unref(n->kicks);
+        g_hash_table_unref(n->children);
         pthread_mutex_destroy(&n->lock);
         close(n->ifd);
         close(n->stop_fd);
@@ -128,5 +143,44 @@ void notify_remove(Notify *n, int wd) {
         pthread_mutex_lock(&n->lock);
         g_hash_table_remove(n->kicks, GINT_TO_POINTER(wd));
         (void) inotify_rm_watch(n->ifd, wd);
+        pthread_mutex_unlock(&n->lock);
+}
+
+int notify_add_child(Notify *n, int dirfd, const char *child, int kick_fd) {
+        char path[64];
+        int wd;
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d/..", dirfd);
+        pthread_mutex_lock(&n->lock);
+        /* The same parent gives back its watch descriptor (the mask is the
+         * same for every child). */
+        wd = inotify_add_watch(n->ifd, path, IN_DELETE | IN_ONLYDIR);
+        if (wd < 0) {
+                wd = -errno;
+                pthread_mutex_unlock(&n->lock);
+                return wd;
+        }
+        GHashTable *names = g_hash_table_lookup(n->children, GINT_TO_POINTER(wd));
+        if (!names) {
+                names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+                g_hash_table_insert(n->children, GINT_TO_POINTER(wd), names);
+        }
+        g_hash_table_replace(names, g_strdup(child), GINT_TO_POINTER(kick_fd));
+        pthread_mutex_unlock(&n->lock);
+        return wd;
+}
+
+void notify_remove_child(Notify *n, int wd, const char *child) {
+        if (wd < 0)
+                return;
+        pthread_mutex_lock(&n->lock);
+        GHashTable *names = g_hash_table_lookup(n->children, GINT_TO_POINTER(wd));
+        if (names) {
+                g_hash_table_remove(names, child);
+                if (g_hash_table_size(names) == 0) {
+                        g_hash_table_remove(n->children, GINT_TO_POINTER(wd));
+                        (void) inotify_rm_watch(n->ifd, wd);
+                }
+        }
         pthread_mutex_unlock(&n->lock);
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Change notification for cgroups on a fake tree (regular files, which
- * never signal POLLPRI): ONE inotify instance and one thread for the whole
- * engine, which turns IN_MODIFY of a watched memory.events into a write to
- * the worker's control eventfd. Real cgroupfs never goes through here. */
+/* Change notification through ONE inotify instance and one thread for the
+ * whole engine, which turns an event into a write to the worker's control
+ * eventfd: on a fake tree (regular files, which never signal POLLPRI)
+ * IN_MODIFY of a watched memory.events; on cgroup v2 the removal of a
+ * monitored cgroup (IN_DELETE in its parent: nothing else tells a v2
+ * worker, whose memory.events is not woken by rmdir). */
 
 typedef struct Notify Notify;
 
@@ -16,3 +18,11 @@ Notify *notify_free(Notify *n);
 int notify_add(Notify *n, int dirfd, const char *name, int kick_fd);
 /* After this returns, kick_fd is never written again for wd. */
 void notify_remove(Notify *n, int wd);
+
+/* Watches the parent of the directory dirfd for the removal of its entry
+ * `child` (a name, no slash); kicks kick_fd when it goes. Children of one
+ * parent share its watch descriptor, which this returns (>= 0) or a
+ * negative errno. */
+int notify_add_child(Notify *n, int dirfd, const char *child, int kick_fd);
+/* After this returns, kick_fd is never written again for child of wd. */
+void notify_remove_child(Notify *n, int wd, const char *child);

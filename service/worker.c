@@ -551,16 +551,18 @@ static uint64_t pressure_deadline(const WorkerLocal *l) {
 
 /* True when the cgroup's removal wakes this worker by itself: v1 signals
  * every eventfd registered on a memcg when it is removed (checked on
- * 6.18: the threshold's eventfd, ~14 ms after rmdir), and a fake tree's
+ * 6.18: the threshold's eventfd, ~14 ms after rmdir), a fake tree's
  * watch on memory.events kicks the worker when the file is unlinked
- * (IN_ATTRIB). Then a wake-up of the timer alone need not ask the
- * directory: for an idle cgroup that was one system call in three. A v2
- * cgroup's removal wakes no poller of memory.events, so its worker asks
- * at every wake-up. */
+ * (IN_ATTRIB), and on v2 (whose rmdir wakes no poller of memory.events)
+ * the engine's watch of the parent kicks it (IN_DELETE, ~1 ms after
+ * rmdir on 6.1). Then a wake-up of the timer alone need not ask the
+ * directory: for an idle cgroup that was one system call in three. */
 static bool removal_signalled(const Worker *w, const WorkerLocal *l) {
         if (w->cg->fake)
                 return w->notify_wd >= 0;
-        return w->cg->backend == BACKEND_V1 && l->ladder_fd >= 0;
+        if (w->cg->backend == BACKEND_V2)
+                return w->notify_child_wd >= 0;
+        return l->ladder_fd >= 0;
 }
 
 /* v1 with oom_kill_disable: let the kernel kill now (the decision timed

@@ -4,7 +4,8 @@
  * steps without an OOM kill, the limit grows in the seed's steps, comes
  * back down on the backoff schedule after the child frees down to 32 MiB,
  * to the seed's shrink target and no lower; an initial limit below usage
- * is refused; removing the memcg ends its worker. */
+ * is refused; removing the memcg ends its worker, also one asleep on an
+ * hour-long timer. */
 #include <signal.h>
 
 #include "kernel-test.h"
@@ -308,6 +309,34 @@ int main(void) {
         } else
                 printf("memsw: no memory.memsw.limit_in_bytes (v2, or v1 without swap accounting): not exercised\n");
         remove_memcg(engine_root(e), ms_abs);
+
+        /* An idle cgroup's worker sleeps through its whole shrink timer:
+         * the removal must wake it all the same (v1: the kernel signals
+         * its eventfd; v2, whose rmdir wakes no poller of memory.events:
+         * the engine's watch of the parent), also without pressure
+         * notifications (a v2 PSI trigger is woken by the removal). */
+        {
+                EngineConfig cfg2 = cfg;
+                cfg2.tunables.shrink_base_usec = cfg2.tunables.shrink_max_usec = 3600 * UINT64_C(1000000);
+                cfg2.pressure_disabled = true;
+                Engine *e2 = start_engine(&cfg2);
+                char rm_rel[256], rm_abs[4352];
+                make_memcg(engine_root(e2), "idle-removed", rm_rel, sizeof(rm_rel), rm_abs, sizeof(rm_abs));
+                Seen s2 = {};
+                MonitorRequest rq = { .path = rm_rel, .initial_limit = 64 * MIB, .cookie = 7 };
+                r = engine_monitor(e2, &rq, &already, &err);
+                for (int i = 0; i < 50 && !s2.started && !s2.failed; i++)
+                        drain(e2, &s2, 100);
+                check(r == 0 && s2.started, "idle: monitored with a 3600 s shrink timer and no pressure notifications");
+                check(rmdir(rm_abs) == 0, "idle: rmdir %s", rm_abs);
+                uint64_t t1 = mono_usec();
+                while (!s2.stopped && mono_usec() - t1 < 5000000)
+                        drain(e2, &s2, 100);
+                check(s2.stopped && s2.stop_reason == STOP_REASON_REMOVED,
+                      "idle: the removal ended the sleeping worker in %.0f ms", (mono_usec() - t1) / 1000.0);
+                check(!engine_is_monitored(e2, rm_rel), "idle: the removed cgroup is no longer monitored");
+                engine_free(e2);
+        }
 
         engine_free(e);
         rmdir(cg_abs);
