@@ -313,6 +313,11 @@ static void order_unlink(Engine *e, Worker *w) {
         w->in_order = false;
 }
 
+/* The cgroup's name in its parent: the last component of its path. */
+static const char *cgroup_leaf(const Cgroup *c) {
+        return strrchr(c->path, '/') + 1;
+}
+
 static Worker *worker_free(Engine *e, Worker *w) {
         if (!w)
                 return NULL;
@@ -323,7 +328,7 @@ static Worker *worker_free(Engine *e, Worker *w) {
         if (e->notify) {
                 notify_remove(e->notify, w->notify_wd);
                 if (w->notify_child_wd >= 0)
-                        notify_remove_child(e->notify, w->notify_child_wd, strrchr(w->cg->path, '/') + 1);
+                        notify_remove_child(e->notify, w->notify_child_wd, cgroup_leaf(w->cg));
         }
         if (w->ctl_fd >= 0)
                 close(w->ctl_fd);
@@ -731,14 +736,12 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
                          * the parent's IN_DELETE does (without it, the
                          * next wake-up of its timer tells, up to a
                          * minute later). */
-                        const char *child = strrchr(w->cg->path, '/');
-                        r = e->notify && child && child[1] ? notify_add_child(e->notify, w->cg->dirfd, child + 1, w->ctl_fd)
-                                                           : -EINVAL;
+                        r = e->notify ? notify_add_child(e->notify, w->cg->dirfd, cgroup_leaf(w->cg), w->ctl_fd) : 0;
                         if (r < 0)
                                 log_warning("%s: cannot watch for its removal (%s): it is noticed at the worker's next "
                                             "wake-up",
                                             w->cg->path, strerror(-r));
-                        else
+                        else if (e->notify)
                                 w->notify_child_wd = r;
                 }
         }

@@ -577,6 +577,14 @@ static void *floor_fake_main(void *arg) {
         return NULL;
 }
 
+/* v2: rises of cgroup i's high counter up to now are not the floor's to
+ * react to. */
+static void floor_count_from_now(unsigned i) {
+        uint64_t hc;
+        if (events_high(F.fd_ev[i], &hc))
+                F.last_high_count[i] = hc;
+}
+
 /* The event seen on real cgroup i. v1: its threshold eventfd fired,
  * usage is at the line: grow. v2: the kernel's notification on
  * memory.events (POLLPRI) and the high counter moved: grow, once a sample.
@@ -716,9 +724,7 @@ static int floor_start(int rt, bool threaded) {
                         F.fd_ev[i] = open(p, O_RDONLY | O_CLOEXEC);
                         if (F.fd_max[i] < 0 || F.fd_high[i] < 0 || F.fd_ev[i] < 0)
                                 return -1;
-                        uint64_t hc = 0;
-                        (void) events_high(F.fd_ev[i], &hc);
-                        F.last_high_count[i] = hc;
+                        floor_count_from_now(i);
                         struct epoll_event ev = { .events = EPOLLPRI, .data.u32 = i };
                         if (epoll_ctl(F.epfd, EPOLL_CTL_ADD, F.fd_ev[i], &ev) < 0)
                                 return -1;
@@ -790,7 +796,6 @@ static void floor_rebase(unsigned i) {
         B.cur_max[i] = start;
         B.cur_high[i] = limits_high_from_max(&B.t, start);
         if (B.v2) {
-                uint64_t hc;
                 floor_write_u64(F.fd_max[i], start);
                 floor_write_u64(F.fd_high[i], B.cur_high[i]);
                 /* The last sample's allocator rose above the old line until
@@ -799,8 +804,7 @@ static void floor_rebase(unsigned i) {
                  * the floor grew on them between samples, and the next
                  * sample, its line raised already, had no breach. Rises from
                  * here on count. */
-                if (events_high(F.fd_ev[i], &hc))
-                        F.last_high_count[i] = hc;
+                floor_count_from_now(i);
                 F.grown[i] = false;
         } else if (!B.fake)
                 floor_write_u64(F.fd_limit[i], start);
