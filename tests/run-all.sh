@@ -25,7 +25,7 @@ if [ "$(id -u)" != 0 ]; then
         exit 1
 fi
 
-"$src/.ci/deps.sh" || exit 1
+"$src/.ci/deps.sh" --tests || exit 1
 
 total_pass=0 total_fail=0 total_skip=0
 failed_runs=()

@@ -3,7 +3,7 @@
 # memcgd benchmarks (issue 8), one command:
 #
 #   sudo tests/bench/run.sh [--small] [--build-dir=DIR] [--out=DIR]
-#                           [--only=b1,b1v2,b2,b3,b4,b5,b5v2,profile] [--no-build]
+#                           [--only=b1,b1v2,b2,b3,b4,b4broker,b5,b5v2,profile] [--no-build]
 #
 # Builds (meson setup + ninja in DIR, default build-bench/ beside the
 # sources, or uses the given build directory), then runs
@@ -18,12 +18,13 @@
 #                                first and second minute, and once the limits settled; beside
 #                                the settled checks alone, threads in phase / spread, one loop)
 #   B4 D-Bus throughput         (private bus + polkitd; GetStats/ListMonitored vs Peer.Ping)
+#   B4 on dbus-broker (b4broker) (the same on dbus-broker, the system bus of Fedora/Arch/RHEL)
 #   B5 effectiveness            (bursty workload: slack, give-back time, OOM kills)
 #   B5 on v2 (b5v2)             (the same in QEMU, tests/bench/v2-vm.sh b5; ~5 min, --small ~25 s)
 #   profile                     (callgrind instruction counts of the engine's reaction path,
 #                                full run or --only=profile)
 # Each prints a table; JSON lands in --out (default DIR/bench-results):
-# b1.json, b1v2.json, b2.json ... b5.json, b5v2.json, summary.json, the logs and the callgrind output.
+# b1.json, b1v2.json, b2.json ... b4broker.json, b5.json, b5v2.json, summary.json, the logs and the callgrind output.
 # --small is the CI smoke run (about 4 minutes); the full run takes
 # about 50 minutes on 2 cores (50 at 8060cb6; B3 waits ~7 minutes a daemon for its
 # idle cgroups' limits to settle).
@@ -52,6 +53,8 @@ for a in "$@"; do
         esac
 done
 build=${build:-$src/build-bench}
+# Absolute: the bus steps run in a directory of their own.
+[[ $build == /* ]] || build=$PWD/$build
 out=${out:-$build/bench-results}
 
 if [ "$(id -u)" != 0 ]; then
@@ -113,6 +116,8 @@ want b1v2 && step b1v2 bash "$src/tests/bench/v2-vm.sh" b1 --build-dir="$build" 
 want b2 && step b2 "$bdir/bench-b2" "${small_arg[@]}" --json="$out/b2.json"
 want b3 && step b3 "$bdir/bench-b3" "${small_arg[@]}" --json="$out/b3.json" --memcgd="$MEMCGD_BIN"
 want b4 && step b4 bash "$src/tests/bench/b4-dbus.sh" "${small_arg[@]}" --json="$out/b4.json"
+want b4broker && step b4broker bash "$src/tests/bench/b4-dbus.sh" "${small_arg[@]}" --bus=dbus-broker \
+        --json="$out/b4broker.json"
 want b5 && step b5 "$bdir/bench-b5" "${small_arg[@]}" --json="$out/b5.json"
 b5v2_small=()
 [ $small = 1 ] && b5v2_small=(--small --seconds=5)
@@ -185,7 +190,7 @@ fi
 import json, os, sys, time
 out, small, secs, commit = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]), sys.argv[4]
 s = {"small": small, "seconds": secs, "unix_time": int(time.time()), "commit": commit}
-for n in ("b1", "b1v2", "b2", "b3", "b4", "b5", "b5v2", "profile"):
+for n in ("b1", "b1v2", "b2", "b3", "b4", "b4broker", "b5", "b5v2", "profile"):
     p = os.path.join(out, n + ".json")
     if os.path.exists(p) and os.path.getmtime(p) >= time.time() - secs - 5:
         with open(p) as f:
@@ -196,7 +201,7 @@ with open(os.path.join(out, "summary.json"), "w") as f:
 EOF
 
 echo
-for n in b1 b1v2 b2 b3 b4 b5 b5v2 profile; do
+for n in b1 b1v2 b2 b3 b4 b4broker b5 b5v2 profile; do
         [ -n "${took[$n]:-}" ] && echo "memcgd bench: $n took ${took[$n]} s"
 done
 echo "memcgd bench: done in $((SECONDS - t_all)) s at $commit; results in $out"

@@ -11,6 +11,7 @@
 #   MEMCGD_BUS_POLICY    (optional) the bus policy file to include
 #   MEMCGD_POLKIT_POLICY (optional) the polkit action file to install
 #   MEMCGD_TEST_KEEP=1   keep the temporary directory for inspection
+#   BUS_IMPL             dbus-daemon (default) or dbus-broker
 #
 # Every check prints one "PASS: ..." or "FAIL: ..." line; bus_finish exits
 # 1 when any check failed. A test that cannot run here exits 77 and says
@@ -25,6 +26,10 @@ BUS_PASSES=0
 BUS_TMP=
 BUS_PIDS=()
 BUS_DBUS_PID=
+BUS_BROKER_PID=
+BUS_BROKER_BIN=
+# The bus: dbus-daemon (Debian's system bus) or dbus-broker.
+BUS_IMPL=${BUS_IMPL:-dbus-daemon}
 BUS_POLKIT_PID=
 BUS_MONITOR_PID=
 MEMCGD_PID=
@@ -147,7 +152,18 @@ bus_require() {
         [ -n "${MEMCGD_BIN:-}" ] || skip "MEMCGD_BIN not set (run through meson test)"
         [ -x "$MEMCGD_BIN" ] || skip "daemon binary $MEMCGD_BIN not built"
         local t
-        for t in dbus-daemon busctl dbus-send setpriv "$PYTHON"; do
+        case $BUS_IMPL in
+        dbus-daemon) t=dbus-daemon ;;
+        dbus-broker)
+                t=unshare
+                if [ ! -x /usr/bin/dbus-broker-launch ]; then
+                        BUS_BROKER_BIN=$BUS_HERE/cache/dbus-broker/usr/bin
+                        [ -x "$BUS_BROKER_BIN/dbus-broker-launch" ] ||
+                                skip "dbus-broker neither installed nor unpacked in $BUS_BROKER_BIN (.ci/deps.sh --tests)"
+                fi ;;
+        *) die "BUS_IMPL=$BUS_IMPL: expected dbus-daemon or dbus-broker" ;;
+        esac
+        for t in "$t" busctl dbus-send setpriv "$PYTHON"; do
                 command -v "$t" >/dev/null || skip "$t not installed (.ci/deps.sh)"
         done
         [ -x "$POLKITD" ] || skip "$POLKITD not installed (.ci/deps.sh: polkitd)"
@@ -249,6 +265,10 @@ bus_start_dbus() {
         local policy
         policy=$(bus_policy_file) || die "bus policy dbus/org.memcgd1.conf found neither in the build nor in the source tree"
         bus_write_config "$policy"
+        if [ "$BUS_IMPL" = dbus-broker ]; then
+                bus_start_broker "$policy"
+                return
+        fi
         dbus-daemon --config-file="$BUS_TMP/bus.conf" --nofork --print-address \
                 >"$BUS_TMP/bus.address" 2>"$BUS_TMP/dbus-daemon.log" &
         BUS_DBUS_PID=$!
@@ -259,6 +279,36 @@ bus_start_dbus() {
         # Nothing else may reach a session or the host's system bus.
         unset DBUS_SESSION_BUS_ADDRESS
         say "bus: dbus-daemon $BUS_DBUS_PID at $DBUS_SYSTEM_BUS_ADDRESS (policy $policy)"
+}
+
+# BUS_IMPL=dbus-broker: the same bus from dbus-broker, started by
+# broker-launch.py in a mount namespace of its own: a tmpfs on
+# /run/systemd/journal stands in for journald (the launcher logs there),
+# and when the broker is only unpacked (BUS_BROKER_BIN, .ci/deps.sh) an
+# overlay adds it to /usr/bin, where the launcher looks for the broker.
+# BUS_DBUS_PID is the launcher's helper (stopping it stops the bus);
+# BUS_BROKER_PID is the broker process itself, which routes the messages.
+bus_start_broker() {
+        local policy=$1 launcher=
+        mkdir -p /run/systemd/journal || die "cannot create /run/systemd/journal (the broker's log mount point)"
+        BUS_BROKER_BIN=${BUS_BROKER_BIN:-} unshare --mount --propagation private sh -c '
+                mount -t tmpfs -o size=1m,mode=0755 memcgd-test-journal /run/systemd/journal || exit 1
+                if [ -n "$BUS_BROKER_BIN" ]; then
+                        mount -t overlay memcgd-test-broker -o "lowerdir=$BUS_BROKER_BIN:/usr/bin" /usr/bin || exit 1
+                fi
+                exec "$@"' sh \
+                "$PYTHON" "$BUS_HERE/broker-launch.py" "$BUS_TMP/bus" "$BUS_TMP/bus.conf" \
+                "$BUS_TMP/dbus-daemon.log" "$BUS_TMP/broker.pid" 2>>"$BUS_TMP/dbus-daemon.log" &
+        BUS_DBUS_PID=$!
+        export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$BUS_TMP/bus"
+        unset DBUS_SESSION_BUS_ADDRESS
+        if ! wait_for "dbus-broker" "$BUS_WAIT" bus_name_has_owner org.freedesktop.DBus; then
+                die "dbus-broker did not start" "$(cat "$BUS_TMP/dbus-daemon.log")"
+        fi
+        launcher=$(cat "$BUS_TMP/broker.pid")
+        BUS_BROKER_PID=$(pgrep -x -P "$launcher" dbus-broker | head -n 1)
+        [ -n "$BUS_BROKER_PID" ] || die "no dbus-broker process under launcher $launcher"
+        say "bus: dbus-broker $BUS_BROKER_PID (launcher $launcher) at $DBUS_SYSTEM_BUS_ADDRESS (policy $policy)"
 }
 
 # The action file is shared by every bus test running on this host (other
