@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include <glib.h>
 
+#include "log.h"
 #include "notify.h"
 
 struct Notify {
@@ -21,11 +23,30 @@ struct Notify {
         pthread_mutex_t lock;
         GHashTable *kicks;    /* wd → kick fd, both as GINT_TO_POINTER */
         GHashTable *children; /* a parent's wd → (child name → kick fd) */
+        unsigned overflows;   /* under lock */
 };
 
 static void kick(gpointer fd) {
         uint64_t one = 1;
         (void) !write(GPOINTER_TO_INT(fd), &one, sizeof(one));
+}
+
+static void kick_value(gpointer key, gpointer fd, gpointer userdata) {
+        kick(fd);
+}
+
+static void kick_children(gpointer wd, gpointer names, gpointer userdata) {
+        g_hash_table_foreach(names, kick_value, NULL);
+}
+
+/* The kernel's queue overflowed (fs.inotify.max_queued_events): events
+ * were dropped, among them perhaps a change or a removal. Every worker is
+ * kicked; a kicked worker reads its events and asks whether its cgroup is
+ * still there. Caller holds n->lock. */
+static void kick_all(Notify *n) {
+        g_hash_table_foreach(n->kicks, kick_value, NULL);
+        g_hash_table_foreach(n->children, kick_children, NULL);
+        n->overflows++;
 }
 
 static void *notify_main(void *userdata) {
@@ -45,6 +66,7 @@ static void *notify_main(void *userdata) {
                 if (p[1].revents)
                         break;
                 ssize_t len = read(n->ifd, buf, sizeof(buf));
+                bool overflowed = false;
                 if (len <= 0)
                         continue;
                 pthread_mutex_lock(&n->lock);
@@ -52,7 +74,10 @@ static void *notify_main(void *userdata) {
                         const struct inotify_event *ev = (const struct inotify_event *) ptr;
                         GHashTable *names = g_hash_table_lookup(n->children, GINT_TO_POINTER(ev->wd));
                         gpointer fd;
-                        if (names && ev->len > 0 && g_hash_table_lookup_extended(names, ev->name, NULL, &fd))
+                        if (ev->mask & IN_Q_OVERFLOW) {
+                                kick_all(n);
+                                overflowed = true;
+                        } else if (names && ev->len > 0 && g_hash_table_lookup_extended(names, ev->name, NULL, &fd))
                                 kick(fd);
                         else if (names && (ev->mask & IN_IGNORED))
                                 /* The parent itself went (its children
@@ -63,7 +88,11 @@ static void *notify_main(void *userdata) {
                                 kick(fd);
                         ptr += sizeof(struct inotify_event) + ev->len;
                 }
+                unsigned overflows = n->overflows;
                 pthread_mutex_unlock(&n->lock);
+                if (overflowed)
+                        log_warning("The inotify queue overflowed (%u times so far; fs.inotify.max_queued_events): "
+                                    "every worker looks at its cgroup again", overflows);
         }
         return NULL;
 }
@@ -96,6 +125,9 @@ int notify_new(Notify **ret) {
         pthread_sigmask(SIG_BLOCK, &all, &old);
         r = -pthread_create(&n->thread, NULL, notify_main, n);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r == 0)
+                /* Named for ps -L and top -H (and for the tests). */
+                (void) pthread_setname_np(n->thread, "memcgd-notify");
         if (r < 0) {
                 g_hash_table_unref(n->kicks);
                 g_hash_table_unref(n->children);
@@ -106,6 +138,15 @@ int notify_new(Notify **ret) {
         }
         *ret = n;
         return 0;
+}
+
+unsigned notify_overflows(Notify *n) {
+        unsigned v;
+
+        pthread_mutex_lock(&n->lock);
+        v = n->overflows;
+        pthread_mutex_unlock(&n->lock);
+        return v;
 }
 
 Notify *notify_free(Notify *n) {

@@ -13,6 +13,10 @@ typedef struct Notify Notify;
 int notify_new(Notify **ret);
 Notify *notify_free(Notify *n);
 
+/* How many times the kernel's event queue overflowed. Each time, events
+ * were lost and every kick fd was written once. */
+unsigned notify_overflows(Notify *n);
+
 /* Watches dirfd/name; kicks kick_fd on each change. Returns the watch
  * descriptor (>= 0) or a negative errno. */
 int notify_add(Notify *n, int dirfd, const char *name, int kick_fd);
