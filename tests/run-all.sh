@@ -5,7 +5,7 @@
 # (unit, kernel, vm, bus, cli, gui, fault, load, hardening) in a normal
 # build, then the benchmarks once at small sizes, then the sanitizer builds
 # (ASan+UBSan over unit, kernel, bus, cli, fault, load and hardening; TSan
-# over unit and kernel), then every libFuzzer target for 30 s, one a CPU
+# over unit and kernel), then every libFuzzer target for 20 s, one a CPU
 # at a time (MEMCGD_FUZZ_SECONDS; tests/fuzz/run-fuzzers.sh alone runs 60 s).
 #
 #   sudo tests/run-all.sh            everything (what .ci/run calls)
@@ -88,9 +88,9 @@ if [ $quick = 0 ]; then
 
         # libFuzzer over every parser, a bounded time per target (its
         # corpora also replay in the unit suite of every build above).
-        # 30 s a target, a target a CPU at a time (~2 minutes on 2 CPUs);
+        # 20 s a target, a target a CPU at a time (~1.5 minutes on 2 CPUs);
         # the committed corpora carry what longer runs found.
-        export MEMCGD_FUZZ_SECONDS=${MEMCGD_FUZZ_SECONDS:-30}
+        export MEMCGD_FUZZ_SECONDS=${MEMCGD_FUZZ_SECONDS:-20}
         echo "=== memcgd: fuzzers (libFuzzer + ASan + UBSan, $MEMCGD_FUZZ_SECONDS s a target)"
         fuzzlog=$builddir.fuzz.log
         MEMCGD_FUZZ_BUILDDIR=$builddir-fuzz "$src/tests/fuzz/run-fuzzers.sh" 2>&1 | tee "$fuzzlog"
