@@ -736,13 +736,15 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
                          * the parent's IN_DELETE does (without it, the
                          * next wake-up of its timer tells, up to a
                          * minute later). */
-                        r = e->notify ? notify_add_child(e->notify, w->cg->dirfd, cgroup_leaf(w->cg), w->ctl_fd) : 0;
-                        if (r < 0)
-                                log_warning("%s: cannot watch for its removal (%s): it is noticed at the worker's next "
-                                            "wake-up",
-                                            w->cg->path, strerror(-r));
-                        else if (e->notify)
-                                w->notify_child_wd = r;
+                        if (e->notify) {
+                                r = notify_add_child(e->notify, w->cg->dirfd, cgroup_leaf(w->cg), w->ctl_fd);
+                                if (r < 0)
+                                        log_warning("%s: cannot watch for its removal (%s): it is noticed at the "
+                                                    "worker's next wake-up",
+                                                    w->cg->path, strerror(-r));
+                                else
+                                        w->notify_child_wd = r;
+                        }
                 }
         }
 
