@@ -50,7 +50,6 @@ static void print_event(const EngineEvent *ev) {
                                ev->error.message);
                 break;
         }
-        fflush(stdout);
 }
 
 int run_no_bus(Engine *e, char **monitor_specs) {
@@ -110,6 +109,11 @@ int run_no_bus(Engine *e, char **monitor_specs) {
                         print_event(&ev);
                         engine_event_done(&ev);
                 }
+                /* One write a drain, not one a line: a burst of limit
+                 * changes (thousands at once when timers coincide) is a
+                 * few pipe writes. Every line is out before the next
+                 * wait. */
+                fflush(stdout);
         }
         close(sfd);
         return failures ? EXIT_FAILURE : EXIT_SUCCESS;
