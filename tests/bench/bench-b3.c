@@ -5,7 +5,9 @@
  * its cost from /proc over a window: CPU time (every thread's schedstat
  * run time), wake-ups (every thread's schedstat timeslice count: each is
  * one time the thread was put on a CPU), context switches, and at the end
- * RSS, threads and fds.
+ * RSS, threads and fds. Each window also gives the main thread's share
+ * apart (it announces every limit change; the rest is the workers' checks
+ * and the inotify watcher).
  *
  * The first window starts as soon as every worker reported its start, so
  * it includes the shrink timer's backoff ramp (1, 2, 4 ... 32 s after
@@ -40,6 +42,7 @@ typedef struct Window {
         double seconds;
         double cpu_s, cpu_pct_core;
         double wakeups_per_s, ctxsw_per_s;
+        double main_cpu_s, main_wakeups_per_s; /* the main thread's share */
         uint64_t limit_changes;
 } Window;
 
@@ -90,6 +93,8 @@ static Window measure(pid_t pid, Reader *rd, double seconds, const char *label) 
         w.cpu_pct_core = 100.0 * w.cpu_s / dt;
         w.wakeups_per_s = (double) (b.runs - a.runs) / dt;
         w.ctxsw_per_s = (double) ((b.vol_cs + b.invol_cs) - (a.vol_cs + a.invol_cs)) / dt;
+        w.main_cpu_s = (double) (b.main_cpu_ns - a.main_cpu_ns) / 1e9;
+        w.main_wakeups_per_s = (double) (b.main_runs - a.main_runs) / dt;
         w.limit_changes = rd->limits - l0;
         return w;
 }
@@ -458,6 +463,12 @@ static void print_run(const Run *r) {
                        r->end.threads, r->end.fds,
                        w->cpu_pct_core < 0.2 && r->end.rss_kib < 64 * 1024 ? "yes" : "no");
         }
+        for (unsigned k = 0; k < r->n_windows; k++) {
+                const Window *w = &r->w[k];
+                printf("%-10s   %s: main thread %.3f %% (%.1f wake-ups/s), workers and watcher %.3f %% (%.1f/s)\n", "",
+                       w->label, 100.0 * w->main_cpu_s / w->seconds, w->main_wakeups_per_s,
+                       100.0 * (w->cpu_s - w->main_cpu_s) / w->seconds, w->wakeups_per_s - w->main_wakeups_per_s);
+        }
         if (r->ok) {
                 printf("%-10s   started in %.1f s, SIGTERM to exit %.2f s\n", "", r->start_s, r->stop_s);
                 printf("%-10s   limit file kept open for %u of %u cgroups (fd limit %llu)\n", "", r->kept, r->n,
@@ -582,6 +593,8 @@ int main(int argc, char **argv) {
                                         json_num(&j, "wakeups_per_second", r->w[w].wakeups_per_s);
                                         json_num(&j, "cpu_us_per_wakeup", us_per_wakeup(&r->w[w]));
                                         json_num(&j, "context_switches_per_second", r->w[w].ctxsw_per_s);
+                                        json_num(&j, "main_thread_cpu_seconds", r->w[w].main_cpu_s);
+                                        json_num(&j, "main_thread_wakeups_per_second", r->w[w].main_wakeups_per_s);
                                         json_u64(&j, "limit_changes", r->w[w].limit_changes);
                                         json_u64(&j, "rss_kib", r->end.rss_kib);
                                         json_u64(&j, "rss_anon_kib", r->end.rss_anon_kib);

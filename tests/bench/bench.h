@@ -495,6 +495,7 @@ typedef struct ProcCost {
         uint64_t cpu_ns;       /* sum of every thread's time on a CPU */
         uint64_t runs;         /* sum of every thread's times scheduled in: wake-ups */
         uint64_t vol_cs, invol_cs;
+        uint64_t main_cpu_ns, main_runs; /* the main thread's share (its tid is the pid) */
         unsigned threads;
         uint64_t rss_kib, rss_anon_kib;
         unsigned fds;
@@ -520,6 +521,10 @@ static inline int bench_proc_cost(pid_t pid, ProcCost *ret) {
                 if (bench_read_file(p, buf, sizeof(buf)) > 0 && sscanf(buf, "%llu %llu %llu", &run, &wait, &slices) == 3) {
                         c.cpu_ns += run;
                         c.runs += slices;
+                        if (atoi(de->d_name) == (int) pid) {
+                                c.main_cpu_ns = run;
+                                c.main_runs = slices;
+                        }
                 }
                 snprintf(p, sizeof(p), "/proc/%d/task/%s/status", (int) pid, de->d_name);
                 uint64_t v = bench_read_keyed(p, "voluntary_ctxt_switches");
