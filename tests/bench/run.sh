@@ -16,7 +16,8 @@
 #   B2 survivable allocation rate (real v1, 1 GiB at full speed, 4 modes, memcgd vs pollers)
 #   B3 idle cost                (the daemon with 4000 fake + 1000 real v1 idle cgroups: the
 #                                first and second minute, and once the limits settled; beside
-#                                the settled checks alone, threads in phase / spread, one loop)
+#                                the settled checks alone, threads in phase / spread, one loop;
+#                                each window's main thread apart)
 #   B4 D-Bus throughput         (private bus + polkitd; GetStats/ListMonitored vs Peer.Ping)
 #   B4 on dbus-broker (b4broker) (the same on dbus-broker, the system bus of Fedora/Arch/RHEL)
 #   B5 effectiveness            (bursty workload: slack, give-back time, OOM kills)
