@@ -49,8 +49,10 @@ run() {
                 total_fail=$((total_fail + 1))
                 return
         fi
-        meson test -C "$dir" --print-errorlogs --no-rebuild "${suites[@]}"
-        local log="$dir/meson-logs/testlog.json"
+        # A log of its own a run (the bench run shares the normal build's
+        # directory and would overwrite its log).
+        meson test -C "$dir" --print-errorlogs --no-rebuild --logbase "testlog-$name" "${suites[@]}"
+        local log="$dir/meson-logs/testlog-$name.json"
         local p f s
         p=$(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$log")
         f=$(jq -s '[.[] | select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP")] | length' "$log")
@@ -58,6 +60,13 @@ run() {
         if [ "$s" -gt 0 ]; then
                 echo "--- skipped in the $name build:"
                 jq -rs '.[] | select(.result == "SKIP") | "    \(.name): \(.stdout | split("\n") | map(select(test("SKIP|skip"))) | .[0] // "see log")"' "$log"
+        fi
+        if [ "$f" -gt 0 ]; then
+                # --print-errorlogs shows a long log's last 100 lines only:
+                # every failed check of the failed tests, wherever it was.
+                echo "--- failed checks in the $name build (full logs: $dir/meson-logs/testlog-$name.txt):"
+                jq -rs '.[] | select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP") |
+                        "    \(.name):", (.stdout // "" | split("\n") | map(select(test("^(not ok|FAIL)"))) | .[] | "        \(.)")' "$log"
         fi
         total_pass=$((total_pass + p))
         total_fail=$((total_fail + f))
