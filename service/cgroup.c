@@ -449,7 +449,7 @@ int cgroup_read_limits(const Cgroup *c, uint64_t *ret_max, uint64_t *ret_high) {
 /* v1: the kernel keeps limit_in_bytes <= memsw.limit_in_bytes and
  * refuses a raise past memsw with EINVAL. Lifts memsw to new_max; -EINVAL
  * when memsw was not in the way. */
-static int v1_lift_memsw(const Cgroup *c, uint64_t new_max) {
+static int v1_lift_memsw(Cgroup *c, uint64_t new_max) {
         uint64_t memsw;
         int r;
 
@@ -458,7 +458,29 @@ static int v1_lift_memsw(const Cgroup *c, uint64_t new_max) {
                 return r;
         if (v1_normalize(memsw) >= new_max)
                 return -EINVAL;
-        return cgroup_write_limit(c, -1, NULL, "memory.memsw.limit_in_bytes", new_max);
+        r = cgroup_write_limit(c, -1, NULL, "memory.memsw.limit_in_bytes", new_max);
+        if (r >= 0 && c->memsw_before_lift == 0)
+                c->memsw_before_lift = memsw;
+        return r;
+}
+
+int cgroup_v1_restore_memsw(Cgroup *c) {
+        uint64_t max;
+        int r;
+
+        if (c->backend != BACKEND_V1 || c->memsw_before_lift == 0)
+                return 0;
+        /* The kernel keeps memsw >= the limit: only once the limit is
+         * back at or below the old memsw. */
+        r = read_u64_at(c->dirfd, max_file(c), &max);
+        if (r < 0)
+                return r;
+        if (max > c->memsw_before_lift)
+                return -EBUSY;
+        r = cgroup_write_limit(c, -1, NULL, "memory.memsw.limit_in_bytes", c->memsw_before_lift);
+        if (r >= 0)
+                c->memsw_before_lift = 0;
+        return r;
 }
 
 int cgroup_write_limits(Cgroup *c, uint64_t old_max, uint64_t new_max, uint64_t new_high,

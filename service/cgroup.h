@@ -21,6 +21,10 @@ typedef struct Cgroup {
         int dirfd;
         char *path;     /* "/a/b", relative to the hierarchy root */
         bool has_memsw; /* v1: memory.memsw.limit_in_bytes exists */
+        /* v1: memsw.limit_in_bytes as it was before memcgd first lifted
+         * it for a raise (cgroup_write_limits()), or 0: never lifted.
+         * cgroup_v1_restore_memsw() puts it back. */
+        uint64_t memsw_before_lift;
         /* The usage file (memory.current, v1 memory.usage_in_bytes) and the
          * limit files (v2 memory.max and memory.high, v1
          * memory.limit_in_bytes and memory.soft_limit_in_bytes) kept open
@@ -80,6 +84,9 @@ int cgroup_read_limits(const Cgroup *c, uint64_t *ret_max, uint64_t *ret_high);
  * failed after it). */
 int cgroup_write_limits(Cgroup *c, uint64_t old_max, uint64_t new_max, uint64_t new_high,
                         bool *ret_max_written);
+/* v1: after the limit went back to what it was before Monitor, memsw's
+ * limit too, if memcgd lifted it (a no-op otherwise, and on v2). */
+int cgroup_v1_restore_memsw(Cgroup *c);
 
 /* Fills every figure the kernel offers into stats (values/has), through
  * the kept files when there are. `skip_high`: the caller reports a high

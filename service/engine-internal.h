@@ -67,6 +67,9 @@ struct Worker {
         uint64_t rebase_limit;
         uint64_t rebase_cookie;
         bool exited;       /* the thread is past its loop: join it */
+        /* The start failed and the worker is ending: no longer monitored,
+         * already when its failure is reported (guarded by lock). */
+        bool start_failed;
         /* OOM handling. */
         OomPolicy oom_policy;
         bool policy_changed;
@@ -85,6 +88,8 @@ struct Worker {
         uint64_t pending_ladder[V1_LADDER];
         unsigned pending_ladder_len;
         uint64_t pending_ladder_generation; /* newest delivered */
+        uint64_t failed_ladder_generation;  /* newest that failed to register */
+        int failed_ladder_error;            /* its negative errno */
         /* Pressure (guarded by lock): the worker's level and its source. */
         PressureLevel pressure_level;
         PressureSource pressure_source;
@@ -137,7 +142,7 @@ struct Engine {
 /* Asks the registrar to register thresholds (and the OOM notification)
  * on a new eventfd for the worker; the result lands in the worker's
  * pending_ladder_* fields with its ctl eventfd kicked, if `generation` is
- * still the worker's latest. dirfd is duplicated. `urgent` (a burst is
+ * still the worker's latest (a failure in failed_ladder_*, kicked too). dirfd is duplicated. `urgent` (a burst is
  * on) queues it ahead of the others. Thread-safe. */
 int engine_request_ladder(Engine *e, Worker *w, uint64_t generation, const uint64_t *thresholds, unsigned n,
                           bool urgent);

@@ -514,7 +514,7 @@ const Tunables *engine_tunables(Engine *e) {
 /* Not stopping nor stopped. */
 static bool worker_active(Worker *w) {
         pthread_mutex_lock(&w->lock);
-        bool gone = w->exited || w->stop_requested;
+        bool gone = w->exited || w->stop_requested || w->start_failed;
         pthread_mutex_unlock(&w->lock);
         return !gone;
 }
@@ -647,6 +647,10 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
                         memcg_error_set(ret_error, MEMCG_ERROR_FAILED, "Cannot read the limits of cgroup '%s': %s",
                                         req->path, strerror(-r));
                         goto fail;
+                }
+                if (req->flags & ENGINE_MONITOR_ORIGINALS) {
+                        omax = req->restore_max;
+                        ohigh = req->restore_high;
                 }
                 limit = req->initial_limit;
                 if (limit == 0)
@@ -866,6 +870,21 @@ int engine_set_initial_limit(Engine *e, const char *path, uint64_t limit, uint64
         g_hash_table_replace(e->remembered, k, v);
         *ret_deferred = true;
         return 0;
+}
+
+int engine_read_tasks(Engine *e, const char *path, EngineTask **ret, size_t *ret_n, size_t max_tasks) {
+        MemcgError err = {};
+        Cgroup *cg = NULL;
+        int r;
+
+        *ret = NULL;
+        *ret_n = 0;
+        r = cgroup_open(&e->root, path, &cg, &err);
+        if (r < 0)
+                return r;
+        r = cgroup_read_tasks(cg, ret, ret_n, max_tasks);
+        cgroup_free(cg);
+        return r;
 }
 
 int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *ret_error) {
@@ -1130,6 +1149,28 @@ static void deliver_ladder(Engine *e, const LadderRequest *rq, int efd) {
                 close(efd);
 }
 
+/* Tells the worker its request failed, if it is still its latest. */
+static void fail_ladder(Engine *e, const LadderRequest *rq, int error) {
+        pthread_rwlock_rdlock(&e->registry_lock);
+        for (guint i = 0; i < ((GPtrArray *) e->registry)->len; i++) {
+                Worker *w = ((GPtrArray *) e->registry)->pdata[i];
+                uint64_t one = 1;
+                if (w->seq != rq->seq)
+                        continue;
+                pthread_mutex_lock(&w->lock);
+                bool tell = rq->generation > w->failed_ladder_generation && !w->exited;
+                if (tell) {
+                        w->failed_ladder_generation = rq->generation;
+                        w->failed_ladder_error = error;
+                }
+                pthread_mutex_unlock(&w->lock);
+                if (tell)
+                        (void) !write(w->ctl_fd, &one, sizeof(one));
+                break;
+        }
+        pthread_rwlock_unlock(&e->registry_lock);
+}
+
 static void *registrar_main(void *userdata) {
         Engine *e = userdata;
 
@@ -1151,8 +1192,8 @@ static void *registrar_main(void *userdata) {
                         deliver_ladder(e, rq, efd);
                 else
                         /* The worker keeps its old ladder and asks again
-                         * at its next change. */
-                        log_debug("Registering thresholds failed: %s", strerror(-efd));
+                         * shortly. */
+                        fail_ladder(e, rq, efd);
                 close(rq->dirfd);
                 free(rq);
         }

@@ -24,6 +24,7 @@ typedef struct WorkerLocal {
         const Tunables *t;
         uint64_t max, high;          /* as written to the kernel */
         uint64_t granted;
+        bool wrote_initial;          /* a fresh Monitor's limit write was tried */
         uint32_t nic;
         uint64_t deadline;           /* CLOCK_MONOTONIC usec */
         uint64_t last_high_events;   /* v2: memory.events "high" seen */
@@ -34,6 +35,8 @@ typedef struct WorkerLocal {
         unsigned ladder_len;
         uint64_t ladder_generation;  /* of the last request to the registrar */
         uint64_t ladder_requested_max;
+        uint64_t ladder_retry_at;    /* after a failed registration */
+        unsigned ladder_failures;    /* failed registrations in a row */
         uint64_t lowered_high;       /* registered on ladder_fd beside the ladder (0: none) */
         unsigned n_lowered;          /* lowered lines registered on ladder_fd so far */
         uint64_t deaf_poll;          /* v1: next usage check while no threshold is at high */
@@ -58,6 +61,7 @@ typedef struct WorkerLocal {
         bool retry_at_limit;        /* the retry is for tasks at the hard limit (on_limit_hit) */
         bool last_grow_denied;
         bool exhausted_announced;
+        uint64_t last_squeeze;       /* when this worker last squeezed the others */
         uint64_t near_until;          /* v1: re-check the line until then */
         uint64_t near_fast_until;     /* v1: every V1_RECHECK_FAST_USEC until then */
 
@@ -72,6 +76,12 @@ typedef struct WorkerLocal {
 } WorkerLocal;
 
 #define NEVER UINT64_MAX
+
+/* a + b, or NEVER where it would wrap: deadlines built from durations
+ * the config file allows up to just under 2^64 usec. */
+static inline uint64_t usec_add(uint64_t a, uint64_t b) {
+        return a > UINT64_MAX - b ? NEVER : a + b;
+}
 /* v1: during a burst (a grow in the last second) while none of the
  * registered thresholds is at the high line - the registrar is still
  * registering the next ladder: each registration sleeps in the kernel's
@@ -88,6 +98,12 @@ typedef struct WorkerLocal {
  * back to the kernel's kill). */
 #define RETRY_USEC (20 * 1000)
 #define RETRIES 5
+/* A ladder the registrar failed to register is asked for again after: */
+#define V1_LADDER_RETRY_USEC (100 * 1000)
+/* While a shortage lasts (announced, no full step granted since), the
+ * others are squeezed again at most this often: each squeeze wakes every
+ * worker, and a cgroup held at its limit breaches many times a second. */
+#define SQUEEZE_AGAIN_USEC (1000 * 1000)
 /* Tasks listed in an Oom signal. */
 #define MAX_TASKS 256
 
@@ -127,6 +143,19 @@ static void publish(Worker *w, WorkerLocal *l) {
 
 static void arm_shrink(WorkerLocal *l) {
         l->deadline = engine_timer_deadline(now_usec(), limits_shrink_timeout_usec(l->t, l->nic));
+}
+
+/* After the limit came down from a higher one: what the worker holds
+ * beyond the new limit goes back to the pool, and only that. A re-attach
+ * the pool covered only in part holds less than its limit, and the
+ * uncovered part goes first (giving back bytes it never took would take
+ * them from the other workers' grants). Returns the bytes given back. */
+static uint64_t give_back_above(Worker *w, WorkerLocal *l, uint64_t new_max) {
+        if (l->granted <= new_max)
+                return 0;
+        uint64_t back = budget_give(w->engine->budget, l->granted - new_max);
+        l->granted -= back;
+        return back;
 }
 
 /* Grants are whole pages: the pool may hand out an odd remainder. */
@@ -284,6 +313,8 @@ static void v1_keep_ahead(Worker *w, WorkerLocal *l) {
                 return;
         if (l->ladder_requested_max == l->max)
                 return; /* asked already: waiting for the registrar */
+        if (now_usec() < l->ladder_retry_at)
+                return;
         n = v1_ladder_for(l, ladder);
         /* A worker racing a burst must not wait behind the ladders of
          * idle cgroups that shrank. */
@@ -325,9 +356,27 @@ static bool v1_take_pending(Worker *w, WorkerLocal *l) {
         n = w->pending_ladder_len;
         memcpy(ladder, w->pending_ladder, sizeof(ladder));
         w->pending_ladder_fd = -1;
+        bool failed = w->failed_ladder_generation == l->ladder_generation;
+        int error = w->failed_ladder_error;
         pthread_mutex_unlock(&w->lock);
+        if (failed && efd < 0 && l->ladder_requested_max != 0) {
+                /* The registrar could not register the ladder last asked
+                 * for (EMFILE, ENOMEM): the old one stays, and the same
+                 * one is asked for again after a pause - not only at the
+                 * next limit change, which may never come. */
+                l->ladder_failures++;
+                /* The 1st, 2nd, 4th... failure in a row: not 10 lines a
+                 * second while the fd table stays full. */
+                if ((l->ladder_failures & (l->ladder_failures - 1)) == 0)
+                        log_warning("%s: registering usage thresholds failed (%u in a row): %s; asking again in %u ms",
+                                    w->cg->path, l->ladder_failures, strerror(-error),
+                                    (unsigned) (V1_LADDER_RETRY_USEC / 1000));
+                l->ladder_requested_max = 0;
+                l->ladder_retry_at = now_usec() + V1_LADDER_RETRY_USEC;
+        }
         if (efd < 0)
                 return false;
+        l->ladder_failures = 0;
         v1_install(l, efd, ladder, n);
         return true;
 }
@@ -410,7 +459,7 @@ static void note_oom(Worker *w, WorkerLocal *l, OomKind kind, uint64_t count) {
         uint64_t interval = w->engine->config.oom_event_interval_usec;
 
         l->oom_count[kind] = count;
-        if (now_usec() >= l->oom_last_post[kind] + interval)
+        if (now_usec() >= usec_add(l->oom_last_post[kind], interval))
                 post_oom(w, l, kind);
         else
                 l->oom_pending[kind] = true;
@@ -419,15 +468,15 @@ static void note_oom(Worker *w, WorkerLocal *l, OomKind kind, uint64_t count) {
 static void flush_pending_oom(Worker *w, WorkerLocal *l) {
         uint64_t interval = w->engine->config.oom_event_interval_usec;
         for (int k = 0; k < _OOM_KIND_MAX; k++)
-                if (l->oom_pending[k] && now_usec() >= l->oom_last_post[k] + interval)
+                if (l->oom_pending[k] && now_usec() >= usec_add(l->oom_last_post[k], interval))
                         post_oom(w, l, (OomKind) k);
 }
 
 static uint64_t next_pending_oom(Worker *w, const WorkerLocal *l) {
         uint64_t t = NEVER;
         for (int k = 0; k < _OOM_KIND_MAX; k++)
-                if (l->oom_pending[k] && l->oom_last_post[k] + w->engine->config.oom_event_interval_usec < t)
-                        t = l->oom_last_post[k] + w->engine->config.oom_event_interval_usec;
+                if (l->oom_pending[k] && usec_add(l->oom_last_post[k], w->engine->config.oom_event_interval_usec) < t)
+                        t = usec_add(l->oom_last_post[k], w->engine->config.oom_event_interval_usec);
         return t;
 }
 
@@ -452,13 +501,13 @@ static void want_reclaim(Worker *w, WorkerLocal *l, uint64_t bytes, ReclaimCause
         if (cause == RECLAIM_CAUSE_GROWTH_DENIED) {
                 /* v1 tells a crossing of the high line once: a cgroup that
                  * stays above it would never be asked for again. */
-                l->reclaim_recheck = (l->reclaim_last != 0 && now < l->reclaim_last + interval ? l->reclaim_last : now) +
-                                     interval;
+                l->reclaim_recheck = usec_add(l->reclaim_last != 0 && now < usec_add(l->reclaim_last, interval) ? l->reclaim_last : now,
+                                              interval);
                 /* The interval bounds asks for one and the same breach; a
                  * new crossing of the line (usage went under it since: the
                  * last ask was served) is asked for at once - on v1 nothing
                  * throttles the cgroup between high and max. */
-                if (!l->below_since_ask && l->reclaim_last != 0 && now < l->reclaim_last + interval)
+                if (!l->below_since_ask && l->reclaim_last != 0 && now < usec_add(l->reclaim_last, interval))
                         return;
                 l->reclaim_last = now;
                 l->below_since_ask = false;
@@ -513,7 +562,7 @@ static void pressure_step(Worker *w, WorkerLocal *l, bool woke, uint64_t now) {
         if (l->pt.level != old)
                 pressure_changed(w, l, old);
         if (l->pt.level >= PRESSURE_MEDIUM &&
-            (old < PRESSURE_MEDIUM || now >= l->pressure_reclaim_last + l->pt.quiet_usec)) {
+            (old < PRESSURE_MEDIUM || now >= usec_add(l->pressure_reclaim_last, l->pt.quiet_usec))) {
                 l->pressure_reclaim_last = now;
                 want_reclaim(w, l, l->max > l->high ? l->max - l->high : l->t->high_gap, RECLAIM_CAUSE_PRESSURE);
         }
@@ -533,7 +582,8 @@ static void reclaim_recheck(Worker *w, WorkerLocal *l) {
         }
         /* Back under the line by half the high-max gap: the client may
          * well have allocated more since the last ask. */
-        want_reclaim(w, l, usage - l->high + (l->max > l->high ? (l->max - l->high) / 2 : 0),
+        /* On v2, breached() also holds up to 1/16 of high below it. */
+        want_reclaim(w, l, (usage > l->high ? usage - l->high : 0) + (l->max > l->high ? (l->max - l->high) / 2 : 0),
                      RECLAIM_CAUSE_GROWTH_DENIED);
 }
 
@@ -597,6 +647,18 @@ typedef enum GrowCause {
         GROW_EMERGENCY, /* the grow policy at the hard limit */
 } GrowCause;
 
+/* Squeezes the others' slack for a growth step the pool cannot give:
+ * at the start of a shortage, then once a SQUEEZE_AGAIN_USEC while it
+ * lasts. True if any worker was asked. */
+static bool may_squeeze(Worker *w, WorkerLocal *l) {
+        uint64_t now = now_usec();
+
+        if (l->exhausted_announced && now < usec_add(l->last_squeeze, SQUEEZE_AGAIN_USEC))
+                return false;
+        l->last_squeeze = now;
+        return engine_squeeze_others(w->engine, w) > 0;
+}
+
 /* Returns the bytes granted and applied. GROW_EMERGENCY: a step bounded
  * by oom_emergency_max_bytes. A denied grow at the limit is retried
  * through on_limit_hit(), which knows what the policy does once growth
@@ -620,7 +682,7 @@ static uint64_t grow(Worker *w, WorkerLocal *l, GrowCause cause) {
         if (granted < delta) {
                 /* Before giving up, take memory back from the others'
                  * unused slack, and try again shortly. */
-                if (l->retries < RETRIES && (l->retries > 0 || engine_squeeze_others(w->engine, w) > 0)) {
+                if (l->retries < RETRIES && (l->retries > 0 || may_squeeze(w, l))) {
                         l->retries++;
                         l->retry_deadline = now_usec() + RETRY_USEC;
                         l->retry_at_limit = cause != GROW_AT_LINE;
@@ -712,7 +774,7 @@ static bool v1_near_line(const WorkerLocal *l, uint64_t usage) {
 
 static void set_waiting(Worker *w, WorkerLocal *l, bool waiting) {
         l->waiting = waiting;
-        l->decision_deadline = waiting ? now_usec() + w->engine->config.oom_decision_timeout_usec : NEVER;
+        l->decision_deadline = waiting ? usec_add(now_usec(), w->engine->config.oom_decision_timeout_usec) : NEVER;
         pthread_mutex_lock(&w->lock);
         w->oom_waiting = waiting;
         w->oom_decision_deadline = waiting ? l->decision_deadline : 0;
@@ -938,17 +1000,17 @@ static void shrink_to(Worker *w, WorkerLocal *l, uint32_t margin_n) {
         /* Never write max below usage: on v2 that reclaims and then
          * OOM-kills, on v1 it fails with EBUSY. */
         if (dec > 0 && l->max - dec > usage) {
-                uint64_t old_granted = l->granted, old_max = l->max;
+                uint64_t old_max = l->max;
+                uint64_t due = l->granted > l->max - dec ? l->granted - (l->max - dec) : 0;
                 r = write_limits(w, l, l->max - dec, LIMIT_REASON_SHRINK, true);
                 if (r == 0) {
-                        uint64_t back = budget_give(w->engine->budget, dec);
-                        l->granted = old_granted >= back ? old_granted - back : 0;
-                        if (back != dec) {
+                        uint64_t back = give_back_above(w, l, l->max);
+                        if (back != due) {
                                 /* The controller took back less: the seed
                                  * corrects the limit by the difference. */
                                 log_warning("%s: the pool took back %llu of %llu bytes, correcting", w->cg->path,
-                                            (unsigned long long) back, (unsigned long long) dec);
-                                (void) write_limits(w, l, l->max + (dec - back), LIMIT_REASON_SHRINK, true);
+                                            (unsigned long long) back, (unsigned long long) due);
+                                (void) write_limits(w, l, l->max + (due - back), LIMIT_REASON_SHRINK, true);
                         }
                         post_limit(w, old_max, l->max, l->high, LIMIT_REASON_SHRINK);
                         pthread_mutex_lock(&w->lock);
@@ -1166,8 +1228,7 @@ static void rebase(Worker *w, WorkerLocal *l, uint64_t limit, uint64_t cookie) {
                 /* Lower first, then hand the bytes back, as a shrink. */
                 r = write_limits(w, l, limit, LIMIT_REASON_MANUAL, true);
                 if (r >= 0) {
-                        uint64_t back = budget_give(w->engine->budget, old_max - limit);
-                        l->granted = l->granted >= back ? l->granted - back : 0;
+                        (void) give_back_above(w, l, limit);
                         post_limit(w, old_max, l->max, l->high, LIMIT_REASON_MANUAL);
                 }
         }
@@ -1263,6 +1324,7 @@ static int start(Worker *w, WorkerLocal *l, MemcgError *err) {
                                 (unsigned long long) w->start_limit, w->cg->path, (unsigned long long) usage);
                 return -ERANGE;
         }
+        l->wrote_initial = true;
         r = apply_limits(w, l, w->start_limit, LIMIT_REASON_INITIAL);
         if (r < 0) {
                 memcg_error_set(err, MEMCG_ERROR_FAILED, "Writing the initial limit %llu of cgroup '%s' failed: %s",
@@ -1270,6 +1332,46 @@ static int start(Worker *w, WorkerLocal *l, MemcgError *err) {
                 return r;
         }
         return 0;
+}
+
+/* Before the failed start is reported: whoever reads the report (the
+ * manager decides from it whether to keep a re-attach for the next
+ * start) must not find the cgroup still monitored. */
+static void start_failed(Worker *w) {
+        pthread_mutex_lock(&w->lock);
+        w->start_failed = true;
+        pthread_mutex_unlock(&w->lock);
+}
+
+/* Unmonitor, or a Monitor that failed after writing its limit: the
+ * limits from before go back, unless usage is above them now. */
+static void restore_original(Worker *w, WorkerLocal *l, bool quiet_if_same) {
+        uint64_t omax, ohigh, usage = 0;
+
+        pthread_mutex_lock(&w->lock);
+        omax = w->original_max;
+        ohigh = w->original_high;
+        pthread_mutex_unlock(&w->lock);
+        (void) cgroup_read_usage(w->cg, &usage);
+        if (omax <= usage) {
+                log_warning("%s: not restoring the original limit %llu: usage %llu is above it; the current limit stays",
+                            w->cg->path, (unsigned long long) omax, (unsigned long long) usage);
+                return;
+        }
+        uint64_t old = l->max;
+        bool max_written;
+        int r = cgroup_write_limits(w->cg, l->max, omax, ohigh, &max_written);
+        if (r < 0)
+                log_warning("%s: restoring the original limits failed: %s", w->cg->path, strerror(-r));
+        if (!max_written)
+                return;
+        l->max = omax;
+        l->high = ohigh;
+        if (old != omax || !quiet_if_same)
+                post_limit(w, old, omax, ohigh, LIMIT_REASON_RESTORE);
+        r = cgroup_v1_restore_memsw(w->cg);
+        if (r < 0)
+                log_warning("%s: restoring memory.memsw.limit_in_bytes failed: %s", w->cg->path, strerror(-r));
 }
 
 static void finish(Worker *w, WorkerLocal *l, StopReason reason, uint64_t cookie) {
@@ -1283,29 +1385,8 @@ static void finish(Worker *w, WorkerLocal *l, StopReason reason, uint64_t cookie
         }
         free(l->snap);
         l->snap = NULL;
-        if (reason == STOP_REASON_UNMONITORED) {
-                uint64_t omax, ohigh, usage = 0;
-                pthread_mutex_lock(&w->lock);
-                omax = w->original_max;
-                ohigh = w->original_high;
-                pthread_mutex_unlock(&w->lock);
-                (void) cgroup_read_usage(w->cg, &usage);
-                if (omax > usage) {
-                        uint64_t old = l->max;
-                        bool max_written;
-                        int r = cgroup_write_limits(w->cg, l->max, omax, ohigh, &max_written);
-                        if (r < 0)
-                                log_warning("%s: restoring the original limits failed: %s", w->cg->path,
-                                            strerror(-r));
-                        if (max_written) {
-                                l->max = omax;
-                                l->high = ohigh;
-                                post_limit(w, old, omax, ohigh, LIMIT_REASON_RESTORE);
-                        }
-                } else
-                        log_warning("%s: not restoring the original limit %llu: usage %llu is above it; the current limit stays",
-                                    w->cg->path, (unsigned long long) omax, (unsigned long long) usage);
-        }
+        if (reason == STOP_REASON_UNMONITORED)
+                restore_original(w, l, false);
         budget_give(w->engine->budget, l->granted);
         l->granted = 0;
         publish(w, l);
@@ -1378,7 +1459,16 @@ void *worker_main(void *userdata) {
 
         r = start(w, &l, &err);
         if (r < 0) {
+                /* A limit write that failed half-way (max written, high
+                 * not; a short write) leaves nothing behind either. */
+                if (l.wrote_initial)
+                        restore_original(w, &l, true);
+                /* The grant goes back before the caller hears: GrantedBytes
+                 * read after the error must not count it. */
+                budget_give(w->engine->budget, l.granted);
+                l.granted = 0;
                 publish(w, &l);
+                start_failed(w);
                 post_done(w, w->start_cookie, &err);
                 finish(w, &l, STOP_REASON_ERROR, 0);
                 return NULL;
@@ -1392,7 +1482,11 @@ void *worker_main(void *userdata) {
                 /* v1: an OOM already under way (a restart found tasks
                  * asleep) is handled as a new one below. */
                 under_oom = w->cg->backend == BACKEND_V1 && ev.oom;
-                l.last_events.oom = 0;
+                /* v1's oom is under_oom, 0 or 1; v2's is a counter, and a
+                 * count from before Monitor (or from the run before a
+                 * restart) is not a new OOM. */
+                if (w->cg->backend == BACKEND_V1)
+                        l.last_events.oom = 0;
         }
         pthread_mutex_lock(&w->lock);
         OomPolicy policy = w->oom_policy;
@@ -1410,7 +1504,17 @@ void *worker_main(void *userdata) {
                         memcg_error_set(&err, MEMCG_ERROR_FAILED,
                                         "Cannot register usage notifications for cgroup '%s' (cgroup.event_control): %s",
                                         w->cg->path, strerror(-r));
+                        log_warning("%s", err.message);
+                        /* No limit nobody watches: a fresh Monitor's
+                         * initial limit goes before the caller hears of
+                         * the failure (a re-attach keeps what the run
+                         * before left, for the next start to retry). */
+                        if (l.wrote_initial)
+                                restore_original(w, &l, true);
+                        budget_give(w->engine->budget, l.granted);
+                        l.granted = 0;
                         publish(w, &l);
+                        start_failed(w);
                         post_done(w, w->start_cookie, &err);
                         finish(w, &l, STOP_REASON_ERROR, 0);
                         return NULL;

@@ -272,12 +272,18 @@ int cgroup_path_validate(const char *path, MemcgError *ret_error);
  * (flags & ENGINE_MONITOR_REATTACH): the limits to restore on unmonitor,
  * and the current limits are kept instead of writing initial ones. */
 #define ENGINE_MONITOR_REATTACH 0x1
+/* A fresh Monitor (the initial limits are written as usual) of a cgroup
+ * memcgd monitored before, whose limits from before that first Monitor
+ * are known (a state-file entry that could not be re-attached): those are
+ * restored on unmonitor, given in restore_max/restore_high, rather than
+ * the limits memcgd itself left on it. */
+#define ENGINE_MONITOR_ORIGINALS 0x2
 typedef struct MonitorRequest {
         const char *path;
         uint64_t initial_limit;
         unsigned flags;
-        uint64_t restore_max;   /* REATTACH only */
-        uint64_t restore_high;  /* REATTACH only */
+        uint64_t restore_max;   /* REATTACH and ORIGINALS only */
+        uint64_t restore_high;  /* REATTACH and ORIGINALS only */
         uint64_t cookie;
         OomPolicy oom_policy;   /* default OOM_POLICY_KILL */
 } MonitorRequest;
@@ -360,6 +366,11 @@ typedef struct CgroupStats {
  * Monitored ones add the worker's counters from its snapshot. Reads only;
  * safe from the main thread. */
 int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *ret_error);
+
+/* The cgroup's tasks now (at most max_tasks; pid and comm), its
+ * cgroup.procs opened beneath the hierarchy root as every file is. *ret
+ * is malloc'ed (NULL with none). 0 or negative errno. */
+int engine_read_tasks(Engine *e, const char *path, EngineTask **ret, size_t *ret_n, size_t max_tasks);
 
 /* The reclaim broker tells the engine that `delta` reclaimers were
  * registered (+) or dropped (-) for `path`. A worker posts RECLAIM_WANTED

@@ -21,7 +21,7 @@ typedef struct Fixture {
         Tunables t;
 } Fixture;
 
-static int setup_engine(Fixture *f, uint64_t base_usec, uint64_t max_usec) {
+static int setup_engine_budget(Fixture *f, uint64_t base_usec, uint64_t max_usec, uint64_t budget) {
         EngineConfig cfg;
         MemcgError err = {};
 
@@ -31,10 +31,14 @@ static int setup_engine(Fixture *f, uint64_t base_usec, uint64_t max_usec) {
         engine_config_init_default(&cfg);
         cfg.tunables.shrink_base_usec = base_usec;
         cfg.tunables.shrink_max_usec = max_usec;
-        cfg.budget_bytes = 1024 * MIB_;
+        cfg.budget_bytes = budget;
         cfg.root = f->root;
         f->t = cfg.tunables;
         return engine_new(&cfg, &f->e, &err);
+}
+
+static int setup_engine(Fixture *f, uint64_t base_usec, uint64_t max_usec) {
+        return setup_engine_budget(f, base_usec, max_usec, 1024 * MIB_);
 }
 
 static void teardown(Fixture *f) {
@@ -330,6 +334,109 @@ static void test_an_unmonitor_racing_a_failing_start_is_answered(void **state) {
         teardown(&f);
 }
 
+/* A re-attach the pool covers only in part (a budget lowered between
+ * runs) holds less than its limit: its shrinks retire the uncovered part
+ * first, and the pool's books stay equal to the limits. */
+static void test_a_partly_covered_reattach_keeps_the_books_equal_to_the_limits(void **state) {
+        Fixture f = {};
+        MemcgError err = {};
+        EngineEvent ev;
+        bool already = true;
+
+        assert_int_equal(setup_engine_budget(&f, 20 * 1000, 160 * 1000, 100 * MIB_), 0);
+
+        assert_int_equal(fake_cgroup(f.root, "/b", 10 * MIB_), 0);
+        monitor(&f, "/b", 50 * MIB_);
+        /* The run before left /a at 200 MiB; 50 MiB are free. */
+        assert_int_equal(fake_cgroup(f.root, "/a", 10 * MIB_), 0);
+        assert_int_equal(fake_write(f.root, "/a", "memory.max", "%llu\n", 200 * MIB_), 0);
+        assert_int_equal(fake_write(f.root, "/a", "memory.high", "%llu\n", 192 * MIB_), 0);
+        MonitorRequest req = { .path = "/a", .flags = ENGINE_MONITOR_REATTACH, .restore_max = UINT64_MAX,
+                               .restore_high = UINT64_MAX, .cookie = 8 };
+        assert_int_equal(engine_monitor(f.e, &req, &already, &err), 0);
+        assert_true(wait_event(f.e, ENGINE_EVENT_REQUEST_DONE, -1, 2000, &ev));
+        assert_int_equal(ev.error.code, MEMCG_OK);
+        engine_event_done(&ev);
+        assert_int_equal(engine_budget_granted(f.e), 100 * MIB_);
+
+        /* Both walk down toward 10 MiB of usage (about 19 MiB each). */
+        uint64_t a = 0, b = 0;
+        for (int i = 0; i < 400; i++) {
+                while (engine_pop_event(f.e, &ev) > 0)
+                        engine_event_done(&ev);
+                a = fake_read(f.root, "/a", "memory.max");
+                b = fake_read(f.root, "/b", "memory.max");
+                if (a < 20 * MIB_ && b < 20 * MIB_)
+                        break;
+                usleep(10 * 1000);
+        }
+        printf("limits /a %llu, /b %llu; the pool counts %llu granted\n", (unsigned long long) a,
+               (unsigned long long) b, (unsigned long long) engine_budget_granted(f.e));
+        assert_true(a < 20 * MIB_ && b < 20 * MIB_);
+        /* Settled (no shrink under way): the books match the limits. */
+        usleep(400 * 1000);
+        while (engine_pop_event(f.e, &ev) > 0)
+                engine_event_done(&ev);
+        a = fake_read(f.root, "/a", "memory.max");
+        b = fake_read(f.root, "/b", "memory.max");
+        assert_int_equal(engine_budget_granted(f.e), a + b);
+        teardown(&f);
+}
+
+/* v2's oom field is a counter: the OOMs counted before Monitor (or before
+ * a restart) are not announced as a new one; the next one is. */
+static void test_oom_counted_before_monitor_is_not_announced(void **state) {
+        Fixture f = {};
+        EngineEvent ev;
+
+        assert_int_equal(setup_engine(&f, 3600 * UINT64_C(1000000), 3600 * UINT64_C(1000000)), 0);
+        assert_int_equal(fake_cgroup(f.root, "/o", 20 * MIB_), 0);
+        assert_int_equal(fake_events(f.root, "/o", 0, 0, 3, 0), 0);
+        monitor(&f, "/o", 64 * MIB_);
+        /* memory.events changes (a throttle, usage far below the line). */
+        assert_int_equal(fake_events(f.root, "/o", 1, 0, 3, 0), 0);
+        assert_false(wait_event(f.e, ENGINE_EVENT_OOM, -1, 400, &ev));
+        assert_int_equal(fake_events(f.root, "/o", 1, 0, 4, 0), 0);
+        assert_true(wait_event(f.e, ENGINE_EVENT_OOM, -1, 2000, &ev));
+        assert_int_equal(ev.oom_count, 4);
+        engine_event_done(&ev);
+        teardown(&f);
+}
+
+/* A denied grow asks the cgroup's reclaimers for memory, and asks again
+ * while usage stays near the line. v2 counts a breach up to 1/16 of high
+ * below it: usage under high must not make the ask wrap around. */
+static void test_reclaim_asks_below_the_high_line_stay_small(void **state) {
+        Fixture f = {};
+        EngineEvent ev;
+
+        assert_int_equal(setup_engine_budget(&f, 3600 * UINT64_C(1000000), 3600 * UINT64_C(1000000), 250 * MIB_), 0);
+        assert_int_equal(fake_cgroup(f.root, "/r", 20 * MIB_), 0);
+        monitor(&f, "/r", 250 * MIB_);
+        engine_reclaimers_changed(f.e, "/r", 1);
+        uint64_t high = fake_read(f.root, "/r", "memory.high");
+        assert_int_equal(fake_write(f.root, "/r", "memory.current", "%llu\n", (unsigned long long) (high - 12 * MIB_)), 0);
+        assert_int_equal(fake_events(f.root, "/r", 1, 0, 0, 0), 0);
+        unsigned asks = 0;
+        uint64_t largest = 0;
+        struct pollfd p = { .fd = engine_event_fd(f.e), .events = POLLIN };
+        for (int t = 0; t < 50; t++) {
+                while (engine_pop_event(f.e, &ev) > 0) {
+                        if (ev.type == ENGINE_EVENT_RECLAIM_WANTED) {
+                                asks++;
+                                if (ev.reclaim_bytes > largest)
+                                        largest = ev.reclaim_bytes;
+                        }
+                        engine_event_done(&ev);
+                }
+                (void) poll(&p, 1, 10);
+        }
+        printf("%u reclaim asks in 0.5 s, the largest %llu bytes\n", asks, (unsigned long long) largest);
+        assert_true(asks >= 2);
+        assert_true(largest > 0 && largest <= 64 * MIB_);
+        teardown(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_monitor_writes_max_then_the_matching_high),
@@ -339,6 +446,9 @@ int main(void) {
                 cmocka_unit_test(test_bad_requests_get_their_documented_errors),
                 cmocka_unit_test(test_removing_the_directory_ends_the_worker),
                 cmocka_unit_test(test_an_unmonitor_racing_a_failing_start_is_answered),
+                cmocka_unit_test(test_a_partly_covered_reattach_keeps_the_books_equal_to_the_limits),
+                cmocka_unit_test(test_oom_counted_before_monitor_is_not_announced),
+                cmocka_unit_test(test_reclaim_asks_below_the_high_line_stay_small),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

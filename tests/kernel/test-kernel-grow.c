@@ -306,6 +306,10 @@ int main(void) {
                         drain(e, &s, 100);
                 check(r == 0 && cg_limit(b, ms_abs) == 64 * MIB, "memsw: Unmonitor put the 64 MiB limit back (%llu)",
                       (unsigned long long) cg_limit(b, ms_abs));
+                /* And memsw's, which memcgd lifted on the way up. */
+                check(cg_u64(ms_abs, "memory.memsw.limit_in_bytes") == 64 * MIB,
+                      "memsw: Unmonitor put memsw.limit_in_bytes back to 64 MiB (%llu)",
+                      (unsigned long long) cg_u64(ms_abs, "memory.memsw.limit_in_bytes"));
         } else
                 printf("memsw: no memory.memsw.limit_in_bytes (v2, or v1 without swap accounting): not exercised\n");
         remove_memcg(engine_root(e), ms_abs);
