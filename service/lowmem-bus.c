@@ -28,7 +28,7 @@ typedef struct LowMem {
         uint64_t psi_next;
         uint64_t last_warning;
         sd_event_source *io, *timer;
-        sd_bus_slot *vtable_slot, *name_slot;
+        sd_bus_slot *vtable_slot, *name_slot, *lost_slot;
         bool owned;
 } LowMem;
 
@@ -127,6 +127,22 @@ static int on_name(sd_bus_message *reply, void *userdata, sd_bus_error *ret_erro
         return 0;
 }
 
+/* A real low-memory-monitor took the name over (ALLOW_REPLACEMENT): the
+ * bus driver says so with NameLost; from then on the warnings are its. */
+static int on_name_lost(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const char *name;
+
+        if (!m->lowmem || !streq_ptr(sd_bus_message_get_sender(msg), "org.freedesktop.DBus"))
+                return 0;
+        if (sd_bus_message_read(msg, "s", &name) < 0 || !streq(name, LMM_NAME))
+                return 0;
+        if (m->lowmem->owned)
+                log_info("%s was taken over by another service; no longer publishing host pressure there", LMM_NAME);
+        m->lowmem->owned = false;
+        return 0;
+}
+
 int lowmem_start(Manager *m) {
         LowMem *lm;
         int r;
@@ -154,6 +170,9 @@ int lowmem_start(Manager *m) {
         if (r >= 0)
                 r = sd_bus_add_object_vtable(m->bus, &lm->vtable_slot, LMM_PATH, LMM_INTERFACE, lmm_vtable, m);
         if (r >= 0)
+                r = sd_bus_match_signal(m->bus, &lm->lost_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus", "NameLost", on_name_lost, m);
+        if (r >= 0)
                 /* Only when free, and a real low-memory-monitor may take it
                  * over. */
                 r = sd_bus_call_method_async(m->bus, &lm->name_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -177,6 +196,7 @@ void lowmem_stop(Manager *m) {
         sd_event_source_disable_unref(lm->timer);
         sd_bus_slot_unref(lm->vtable_slot);
         sd_bus_slot_unref(lm->name_slot);
+        sd_bus_slot_unref(lm->lost_slot);
         pressure_watch_close(&lm->pw);
         g_free(lm);
         m->lowmem = NULL;

@@ -160,8 +160,9 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
         uint64_t limit;
         MemcgError err = {};
         MonitoredCgroup *c;
+        StateMonitored *d;
         CgroupStats before = {};
-        bool already = false, have_before;
+        bool already = false, have_before = false;
         int r;
 
         r = sd_bus_message_read(msg, "st", &path, &limit);
@@ -204,17 +205,31 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 }
         }
 
-        /* The limits before the worker touches them: what Unmonitor
-         * restores, saved before the worker writes anything so that a
-         * crash in between still knows them. */
-        have_before = engine_get_stats(m->engine, path, &before, &err) >= 0 && !before.monitored;
-
         MonitorRequest req = {
                 .path = path,
                 .initial_limit = limit,
                 .cookie = manager_new_cookie(m),
                 .oom_policy = m->default_oom_policy,
         };
+        d = c ? NULL : manager_get_dormant(m, path);
+        if (d) {
+                /* An entry of the state file that could not be re-attached
+                 * at start: its limits now are the ones memcgd set, the
+                 * ones from before the first Monitor are in the entry, and
+                 * are what Unmonitor restores. Without a limit, the start
+                 * limit is the entry's (SetInitialLimit keeps it there). */
+                req.flags = ENGINE_MONITOR_ORIGINALS;
+                req.restore_max = d->original_max;
+                req.restore_high = d->original_high;
+                if (limit == 0)
+                        req.initial_limit = d->initial_limit;
+                req.oom_policy = d->oom_policy;
+        } else
+                /* The limits before the worker touches them: what
+                 * Unmonitor restores, saved before the worker writes
+                 * anything so that a crash in between still knows them. */
+                have_before = engine_get_stats(m->engine, path, &before, &err) >= 0 && !before.monitored;
+
         r = engine_monitor(m->engine, &req, &already, &err);
         if (r < 0)
                 return bus_error_from_memcg(error, &err);
@@ -223,8 +238,6 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 c = manager_add_cgroup(m, path);
         if (!c)
                 return -ENOMEM;
-        /* A fresh Monitor supersedes an entry that could not be re-attached. */
-        manager_drop_dormant(m, path);
 
         if (already) {
                 /* The engine had it and we had no record (or a stale
@@ -239,12 +252,17 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return sd_bus_reply_method_return(msg, "o", c->object_path);
         }
 
-        if (have_before) {
+        if (d) {
+                /* The dormant entry stays until the worker reports
+                 * success: a failed Monitor must not lose it. */
+                c->original_max = d->original_max;
+                c->original_high = d->original_high;
+        } else if (have_before) {
                 c->original_max = before.has[STAT_MAX_LIMIT_BYTES] ? before.values[STAT_MAX_LIMIT_BYTES] : 0;
                 c->original_high = before.has[STAT_HIGH_LIMIT_BYTES] ? before.values[STAT_HIGH_LIMIT_BYTES] : 0;
         }
-        c->initial_limit = limit;
-        c->oom_policy = m->default_oom_policy;
+        c->initial_limit = req.initial_limit;
+        c->oom_policy = req.oom_policy;
         c->state = CGROUP_PENDING;
         c->pending_cookie = req.cookie;
         (void) manager_add_request(m, req.cookie, REQUEST_MONITOR, path, limit, msg);
@@ -273,11 +291,12 @@ static int method_unmonitor(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 return 1;
 
         c = manager_get_cgroup(m, path);
-        if (!c && g_hash_table_contains(m->dormant, path)) {
-                /* Not monitored since the re-attach failed: forgetting it
-                 * is all Unmonitor can do. */
-                manager_drop_dormant(m, path);
-                (void) manager_save_state(m);
+        if (!c && manager_get_dormant(m, path)) {
+                /* Not monitored since the re-attach failed: no worker to
+                 * stop, but the limits from before Monitor come back as
+                 * for any Unmonitor. */
+                (void) manager_unmonitor_dormant(m, path);
+                return sd_bus_reply_method_return(msg, NULL);
         }
         if (c && c->state == CGROUP_LEAVING)
                 return sd_bus_error_setf(error, memcg_error_name(MEMCG_ERROR_NOT_MONITORED),
@@ -321,7 +340,14 @@ static int method_set_initial_limit(sd_bus_message *msg, void *userdata, sd_bus_
                 return bus_error_from_memcg(error, &err);
 
         if (deferred) {
-                manager_remember_limit(m, path, limit);
+                StateMonitored *d = manager_get_dormant(m, path);
+                /* A dormant entry carries its start limit in its own
+                 * record: a "remember" line beside it would list the path
+                 * twice, and the next start would drop it. */
+                if (d)
+                        d->initial_limit = limits_page_round_up(limit);
+                else
+                        manager_remember_limit(m, path, limit);
                 (void) manager_save_state(m);
                 return sd_bus_reply_method_return(msg, NULL);
         }
@@ -368,6 +394,14 @@ static int method_set_oom_policy(sd_bus_message *msg, void *userdata, sd_bus_err
                 return 1;
 
         c = manager_get_cgroup(m, path);
+        if (!c) {
+                /* A path that is no memcg at all says so, as the other
+                 * methods do. */
+                CgroupStats st = {};
+                if (engine_get_stats(m->engine, path, &st, &err) < 0 &&
+                    (err.code == MEMCG_ERROR_NO_SUCH_CGROUP || err.code == MEMCG_ERROR_NOT_MEMCG))
+                        return bus_error_from_memcg(error, &err);
+        }
         if (!c || c->state != CGROUP_ACTIVE)
                 return sd_bus_error_setf(error, memcg_error_name(MEMCG_ERROR_NOT_MONITORED),
                                          "Cgroup %s is not monitored: Monitor it first, then set its OOM policy.",
@@ -708,41 +742,6 @@ void manager_bus_emit_limit_changed(Manager *m, const EngineEvent *ev) {
 /* The processes of the cgroup and their names, read now (the kernel's
  * list: cgroup.procs, then /proc/PID/comm). A process that exits in
  * between is skipped. */
-static int append_tasks(sd_bus_message *s, const char *root, const char *path) {
-        _cleanup_gfree_ char *procs = g_strconcat(root, path, "/cgroup.procs", NULL);
-        _cleanup_fclose_ FILE *f = NULL;
-        unsigned n = 0;
-        int r;
-
-        r = sd_bus_message_open_container(s, 'a', "(us)");
-        if (r < 0)
-                return r;
-
-        f = fopen(procs, "re");
-        if (f) {
-                unsigned long pid;
-                while (n < OOM_TASKS_MAX && fscanf(f, "%lu", &pid) == 1) {
-                        char commpath[64], comm[64] = "";
-                        _cleanup_fclose_ FILE *cf = NULL;
-
-                        (void) snprintf(commpath, sizeof commpath, "/proc/%lu/comm", pid);
-                        cf = fopen(commpath, "re");
-                        if (!cf || !fgets(comm, sizeof comm, cf))
-                                continue;
-                        comm[strcspn(comm, "\n")] = 0;
-                        /* comm is whatever the process set: keep the
-                         * message valid UTF-8. */
-                        if (!g_utf8_validate(comm, -1, NULL))
-                                g_strlcpy(comm, "?", sizeof comm);
-                        r = sd_bus_message_append(s, "(us)", (uint32_t) pid, comm);
-                        if (r < 0)
-                                return r;
-                        n++;
-                }
-        }
-        return sd_bus_message_close_container(s);
-}
-
 static int append_engine_tasks(sd_bus_message *s, const EngineTask *tasks, size_t n) {
         int r;
 
@@ -777,8 +776,12 @@ void manager_bus_emit_oom(Manager *m, const EngineEvent *ev) {
          * gone by now); read now only when it took none. */
         if (r >= 0 && ev->tasks)
                 r = append_engine_tasks(s, ev->tasks, ev->n_tasks);
-        else if (r >= 0)
-                r = append_tasks(s, engine_root(m->engine), ev->path);
+        else if (r >= 0) {
+                _cleanup_free_ EngineTask *tasks = NULL;
+                size_t n = 0;
+                (void) engine_read_tasks(m->engine, ev->path, &tasks, &n, OOM_TASKS_MAX);
+                r = append_engine_tasks(s, tasks, n);
+        }
         if (r >= 0)
                 r = sd_bus_send(m->bus, s, NULL);
         if (r < 0)

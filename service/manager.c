@@ -5,6 +5,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "cgroup.h"
 #include "manager.h"
 #include "state.h"
 #include "util.h"
@@ -32,7 +33,7 @@ static void request_free(void *p) {
         g_free(r);
 }
 
-static void cgroup_free(void *p) {
+static void monitored_cgroup_free(void *p) {
         MonitoredCgroup *c = p;
 
         if (!c)
@@ -50,7 +51,7 @@ int manager_new(Engine *engine, const char *state_directory, Manager **ret) {
         m->engine = engine;
         m->state_directory = g_strdup(state_directory);
         m->polkit = polkit_registry_new();
-        m->cgroups = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, cgroup_free);
+        m->cgroups = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, monitored_cgroup_free);
         m->requests = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, request_free);
         m->remembered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         m->dormant = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -95,6 +96,8 @@ Manager *manager_free(Manager *m) {
         if (m->requests)
                 g_hash_table_destroy(m->requests);
         m->polkit = polkit_registry_free(m->polkit);
+        if (m->reclaim_asked)
+                g_hash_table_remove_all(m->reclaim_asked);
         lowmem_stop(m);
         if (m->bus)
                 sd_bus_flush_close_unref(m->bus);
@@ -149,18 +152,80 @@ bool memcg_error_is_transient(MemcgErrorCode code) {
 }
 
 void manager_add_dormant(Manager *m, const char *path, uint64_t original_max, uint64_t original_high,
-                         uint64_t initial_limit) {
+                         uint64_t initial_limit, OomPolicy oom_policy) {
         StateMonitored *e = g_new0(StateMonitored, 1);
 
         /* e->path stays NULL: the key is the path. */
         e->original_max = original_max;
         e->original_high = original_high;
         e->initial_limit = initial_limit;
+        e->oom_policy = oom_policy;
         g_hash_table_replace(m->dormant, g_strdup(path), e);
 }
 
 void manager_drop_dormant(Manager *m, const char *path) {
         g_hash_table_remove(m->dormant, path);
+}
+
+StateMonitored *manager_get_dormant(Manager *m, const char *path) {
+        return g_hash_table_lookup(m->dormant, path);
+}
+
+/* What a worker's Unmonitor does, for a cgroup no worker holds: the limits
+ * from before Monitor come back unless usage is above them now, and v1's
+ * OOM killer gets its say back (a re-attach would have held tasks at the
+ * limit under the kill policy's HoldAtLimit= as under grow and freeze).
+ * Failures are logged: the entry goes either way, as it does for a
+ * monitored cgroup whose restore fails. */
+static void restore_dormant(Manager *m, const char *path, const StateMonitored *d) {
+        _cleanup_(cgroup_root_close) CgroupRoot root = { .fd = -1, .unified_fd = -1 };
+        Cgroup *cg = NULL;
+        MemcgError err = {};
+        uint64_t cur_max, cur_high, usage;
+        bool max_written = false;
+        int r;
+
+        r = cgroup_root_open(engine_root(m->engine), &root, &err);
+        if (r >= 0)
+                r = cgroup_open(&root, path, &cg, &err);
+        if (r < 0) {
+                log_warning("%s: not restoring the limits from before Monitor: %s", path, err.message);
+                return;
+        }
+        r = cgroup_read_limits(cg, &cur_max, &cur_high);
+        if (r >= 0)
+                r = cgroup_read_usage(cg, &usage);
+        if (r < 0)
+                log_warning("%s: not restoring the limits from before Monitor: cannot read them: %s", path,
+                            strerror(-r));
+        else if (d->original_max <= usage)
+                log_warning("%s: not restoring the original limit %" PRIu64 ": usage %" PRIu64
+                            " is above it; the current limit stays", path, d->original_max, usage);
+        else {
+                r = cgroup_write_limits(cg, cur_max, d->original_max, d->original_high, &max_written);
+                if (r < 0)
+                        log_warning("%s: restoring the original limits failed: %s", path, strerror(-r));
+                if (max_written)
+                        log_info("%s: restored max %" PRIu64 ", high %" PRIu64 " (was max %" PRIu64 ")", path,
+                                 d->original_max, d->original_high, cur_max);
+        }
+        if (cg->backend == BACKEND_V1) {
+                r = cgroup_v1_set_oom_kill_disable(cg, false);
+                if (r < 0)
+                        log_warning("%s: cannot clear oom_kill_disable: %s", path, strerror(-r));
+        }
+        cgroup_free(cg);
+}
+
+int manager_unmonitor_dormant(Manager *m, const char *path) {
+        StateMonitored *d = manager_get_dormant(m, path);
+
+        if (!d)
+                return -ENOENT;
+        restore_dormant(m, path, d);
+        manager_drop_dormant(m, path);
+        log_info("Unmonitored %s (it had not been re-attached)", path);
+        return manager_save_state(m);
 }
 
 MonitoredCgroup *manager_get_cgroup(Manager *m, const char *path) {
@@ -173,7 +238,7 @@ MonitoredCgroup *manager_add_cgroup(Manager *m, const char *path) {
         c->manager = m;
         c->path = g_strdup(path);
         if (sd_bus_path_encode(MEMCGD_CGROUP_PREFIX, path, &c->object_path) < 0) {
-                cgroup_free(c);
+                monitored_cgroup_free(c);
                 return NULL;
         }
         c->state = CGROUP_PENDING;
@@ -290,8 +355,9 @@ int manager_save_state(Manager *m) {
         StateMonitored *d;
         g_hash_table_iter_init(&it, m->dormant);
         while (g_hash_table_iter_next(&it, (void **) &path, (void **) &d))
-                if (!manager_get_cgroup(m, path))
-                        (void) state_add_monitored(&s, path, d->original_max, d->original_high, d->initial_limit);
+                if (!manager_get_cgroup(m, path) &&
+                    state_add_monitored(&s, path, d->original_max, d->original_high, d->initial_limit) >= 0)
+                        s.monitored[s.n_monitored - 1].oom_policy = d->oom_policy;
 
         uint64_t *limit;
         g_hash_table_iter_init(&it, m->remembered);
@@ -455,6 +521,16 @@ static void reattach_from_state(Manager *m) {
                 m->state_unreadable = true;
                 return;
         }
+        if (s.bad_header) {
+                /* Saving now would replace a file of another version (or
+                 * one damaged at its start) with an empty monitored set:
+                 * the same as a file that cannot be read at all. */
+                log_error("Cannot use %s/%s: it does not start with a known version header; starting with nothing "
+                          "monitored and leaving the file alone", m->state_directory, STATE_FILE_NAME);
+                m->state_unreadable = true;
+                state_done(&s);
+                return;
+        }
         if (r > 0)
                 log_warning("Ignored %d damaged line(s) of %s/%s, kept the rest", r, m->state_directory,
                             STATE_FILE_NAME);
@@ -478,7 +554,8 @@ static void reattach_from_state(Manager *m) {
                         if (memcg_error_is_transient(err.code)) {
                                 log_warning("Cannot re-attach %s now, keeping it for the next start: %s", e->path,
                                             err.message);
-                                manager_add_dormant(m, e->path, e->original_max, e->original_high, e->initial_limit);
+                                manager_add_dormant(m, e->path, e->original_max, e->original_high, e->initial_limit,
+                                                    e->oom_policy);
                         } else
                                 log_warning("Not re-attaching %s: %s", e->path, err.message);
                         continue;
@@ -705,9 +782,14 @@ static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot, GPtrArray *owed
                                         log_warning("Cannot re-attach %s now, keeping it for the next start: %s",
                                                     req->path, ev->error.message);
                                         manager_add_dormant(m, req->path, c->original_max, c->original_high,
-                                                            c->initial_limit);
+                                                            c->initial_limit, c->oom_policy);
                                 } else if (req->type == REQUEST_REATTACH)
                                         log_warning("Not re-attaching %s: %s", req->path, ev->error.message);
+                                /* A failed start may have announced a limit
+                                 * (written, then put back) in this drain: the
+                                 * record is freed now, so it is owed nothing. */
+                                if (c->limits_changed || c->oom_changed)
+                                        g_ptr_array_remove_fast(owed, c);
                                 manager_remove_cgroup(m, c);
                                 return true;
                         }
@@ -728,6 +810,10 @@ static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot, GPtrArray *owed
                                 log_info("Monitoring %s (max %" PRIu64 ", high %" PRIu64 ")", c->path, c->max, c->high);
                         else
                                 log_info("Re-attached %s (max %" PRIu64 ", high %" PRIu64 ")", c->path, c->max, c->high);
+                        /* A Monitor supersedes an entry that could not be
+                         * re-attached, once it succeeded. */
+                        if (req->type == REQUEST_MONITOR)
+                                manager_drop_dormant(m, req->path);
                         /* The original limits are now the engine's, maybe
                          * more exact than what Monitor captured. */
                         return true;
@@ -867,7 +953,7 @@ static void process_events(Manager *m, EngineEvent *evs, size_t n) {
 
         for (size_t i = 0; i < n; i++) {
                 request_free(slots[i].request);
-                cgroup_free(slots[i].gone);
+                monitored_cgroup_free(slots[i].gone);
         }
 }
 
@@ -981,6 +1067,8 @@ int manager_run(Manager *m) {
          * calls still waiting get an answer first. */
         fail_pending_requests(m, "memcgd is shutting down");
         m->polkit = polkit_registry_free(m->polkit);
+        if (m->reclaim_asked)
+                g_hash_table_remove_all(m->reclaim_asked);
         lowmem_stop(m);
         if (m->bus) {
                 m->bus = sd_bus_flush_close_unref(m->bus);

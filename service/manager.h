@@ -17,6 +17,7 @@
 #include "memcgd/engine.h"
 #include "polkit.h"
 #include "reclaim.h"
+#include "state.h"
 
 #define MEMCGD_BUS_NAME "org.memcgd1"
 #define MEMCGD_MANAGER_PATH "/org/memcgd1"
@@ -106,6 +107,9 @@ struct Manager {
         /* The reclaim broker (reclaim-bus.c). */
         ReclaimRegistry reclaimers;
         bool reclaim_registered;
+        /* RegisterReclaimer calls polkit was asked about (a reference
+         * each): their verdict is taken when they come back. */
+        GHashTable *reclaim_asked;
         /* Host pressure as org.freedesktop.LowMemoryMonitor (lowmem-bus.c). */
         bool low_memory_monitor;    /* [Pressure] LowMemoryMonitor= */
         uint64_t pressure_quiet_usec;
@@ -154,9 +158,18 @@ void manager_remember_limit(Manager *m, const char *path, uint64_t limit);
 /* Whether a failed re-attach should keep the entry for the next start:
  * everything but "the cgroup is gone or is not one". */
 bool memcg_error_is_transient(MemcgErrorCode code);
+/* Keeps a state file entry that could not be re-attached (with its OOM
+ * policy) for the next start; replaces an earlier one of the path. */
 void manager_add_dormant(Manager *m, const char *path, uint64_t original_max, uint64_t original_high,
-                         uint64_t initial_limit);
+                         uint64_t initial_limit, OomPolicy oom_policy);
 void manager_drop_dormant(Manager *m, const char *path);
+/* The dormant entry of `path`, or NULL. */
+StateMonitored *manager_get_dormant(Manager *m, const char *path);
+/* Unmonitor of a dormant entry: restores the limits it recorded from
+ * before Monitor (when usage allows), forgets it and saves the state.
+ * -ENOENT when `path` has no dormant entry, else what the save returned
+ * (the entry is gone either way). */
+int manager_unmonitor_dormant(Manager *m, const char *path);
 
 MonitoredCgroup *manager_get_cgroup(Manager *m, const char *path);
 /* Creates the record (state PENDING, not exported). NULL on bad path. */

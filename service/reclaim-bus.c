@@ -74,6 +74,10 @@ static int caller_is_inside(Manager *m, sd_bus_message *msg, const char *cgroup)
 
 /* ---- Manager.RegisterReclaimer -------------------------------------------- */
 
+static void message_unref(void *p) {
+        sd_bus_message_unref(p);
+}
+
 int reclaim_method_register(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *path, *sender;
@@ -97,14 +101,22 @@ int reclaim_method_register(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "The caller has no bus name.");
 
         /* A process may offer its own memory back without asking anyone;
-         * for another cgroup it needs org.memcgd1.reclaim. */
-        if (caller_is_inside(m, msg, path) <= 0) {
+         * for another cgroup it needs org.memcgd1.reclaim. Decided once
+         * per message: when polkit was asked, the message comes back once
+         * it answered, and the answer is taken whatever /proc says now
+         * (else the query, holding the message, would stay behind). */
+        bool asked = g_hash_table_contains(m->reclaim_asked, msg);
+        if (asked || caller_is_inside(m, msg, path) <= 0) {
                 r = polkit_check(m->polkit, msg, ACTION_RECLAIM, (const char *const[]) { "cgroup", path, NULL },
                                  error);
+                if (r == 0) {
+                        if (!asked)
+                                g_hash_table_add(m->reclaim_asked, sd_bus_message_ref(msg));
+                        return 1;
+                }
+                g_hash_table_remove(m->reclaim_asked, msg);
                 if (r < 0)
                         return r;
-                if (r == 0)
-                        return 1;
         }
 
         if (engine_get_stats(m->engine, path, &st, &err) < 0)
@@ -126,6 +138,11 @@ int reclaim_method_register(sd_bus_message *msg, void *userdata, sd_bus_error *e
         }
         engine_reclaimers_changed(m->engine, path, +1);
         log_info("%s: reclaimer %s registered by %s, chunk size %" PRIu64, path, rc->object_path, sender, chunk_size);
+        /* The object is under the ObjectManager at /org/memcgd1: announce
+         * it before the reply names it. */
+        r = sd_bus_emit_interfaces_added(m->bus, rc->object_path, MEMCGD_RECLAIMER_INTERFACE, NULL);
+        if (r < 0)
+                log_debug("Failed to emit InterfacesAdded for %s: %s", rc->object_path, strerror(-r));
         return sd_bus_reply_method_return(msg, "o", rc->object_path);
 }
 
@@ -231,6 +248,12 @@ static int method_add_reclaimable(sd_bus_message *msg, void *userdata, sd_bus_er
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+static void emit_removed(Manager *m, Reclaimer *r) {
+        int q = sd_bus_emit_interfaces_removed(m->bus, r->object_path, MEMCGD_RECLAIMER_INTERFACE, NULL);
+        if (q < 0)
+                log_debug("Failed to emit InterfacesRemoved for %s: %s", r->object_path, strerror(-q));
+}
+
 static int method_unregister(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         Reclaimer *r = owned_reclaimer(m, msg, error);
@@ -239,6 +262,7 @@ static int method_unregister(sd_bus_message *msg, void *userdata, sd_bus_error *
                 return -EACCES;
         log_info("%s: reclaimer %s unregistered", r->cgroup, r->object_path);
         engine_reclaimers_changed(m->engine, r->cgroup, -1);
+        emit_removed(m, r);
         reclaim_registry_remove(&m->reclaimers, r->id);
         return sd_bus_reply_method_return(msg, NULL);
 }
@@ -310,8 +334,10 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
                 return 0;
         for (guint i = 0; i < m->reclaimers.list->len; i++) {
                 Reclaimer *r = m->reclaimers.list->pdata[i];
-                if (streq(r->owner, name))
+                if (streq(r->owner, name)) {
                         engine_reclaimers_changed(m->engine, r->cgroup, -1);
+                        emit_removed(m, r);
+                }
         }
         n = reclaim_registry_drop_owner(&m->reclaimers, name);
         if (n > 0)
@@ -324,6 +350,7 @@ int reclaim_bus_register(Manager *m) {
 
         if (!m->reclaim_registered) {
                 reclaim_registry_init(&m->reclaimers);
+                m->reclaim_asked = g_hash_table_new_full(g_direct_hash, g_direct_equal, message_unref, NULL);
                 m->reclaim_registered = true;
         }
         r = sd_bus_add_fallback_vtable(m->bus, NULL, MEMCGD_RECLAIMER_PREFIX, MEMCGD_RECLAIMER_INTERFACE,
@@ -393,5 +420,6 @@ void reclaim_bus_done(Manager *m) {
         if (!m->reclaim_registered)
                 return;
         reclaim_registry_done(&m->reclaimers);
+        g_clear_pointer(&m->reclaim_asked, g_hash_table_destroy);
         m->reclaim_registered = false;
 }

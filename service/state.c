@@ -220,10 +220,11 @@ int state_parse(const char *buf, size_t len, State *ret) {
                         continue;
                 if (!header) {
                         if (!streq(line, STATE_HEADER)) {
-                                log_warning("State file does not start with \"%s\" (line %u: \"%.80s\"), ignoring all of it",
+                                log_warning("State file does not start with \"%s\" (line %u: \"%.80s\"): another "
+                                            "version or damaged, ignoring all of it",
                                             STATE_HEADER, lineno, line);
                                 state_done(&s);
-                                *ret = (State) {};
+                                *ret = (State) { .bad_header = true };
                                 return skipped + 1;
                         }
                         header = true;

@@ -19,6 +19,7 @@
  * outside '!'..'~' and the backslash written as \xHH, so a line never
  * holds a blank inside a field. Lines starting with '#' are comments. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,9 +43,14 @@ typedef struct State {
         size_t n_monitored;
         StateRemembered *remembered;
         size_t n_remembered;
+        /* The first record line was not the version header: a file of
+         * another version or damaged at its start. Nothing of it is kept,
+         * and it must not be overwritten (it may well hold a monitored set
+         * that a matching memcgd, or an admin, can still read). */
+        bool bad_header;
 } State;
 
-/* Appends a copy of path. 0 or -ENOMEM. */
+/* Appends a copy of path (OOM policy kill). 0 or -ENOMEM. */
 int state_add_monitored(State *s, const char *path, uint64_t original_max, uint64_t original_high,
                         uint64_t initial_limit);
 int state_add_remembered(State *s, const char *path, uint64_t limit);
@@ -56,8 +62,9 @@ char *state_format(const State *s, size_t *ret_len);
 /* Parses a state file's text into *ret (initialized here). Lines that are
  * malformed, truncated (no final newline), name an invalid path or repeat
  * a path are skipped, each logged with its line number and why; the rest
- * is kept. A missing or unknown version header drops everything (logged).
- * Returns the number of skipped lines (>= 0); never fails otherwise. */
+ * is kept. A missing or unknown version header drops everything (logged)
+ * and sets ret->bad_header. Returns the number of skipped lines (>= 0);
+ * never fails otherwise. */
 int state_parse(const char *buf, size_t len, State *ret);
 
 /* Writes atomically (temporary file, fsync, rename, fsync of the
@@ -68,7 +75,9 @@ int state_save(const char *dir, const State *s);
 
 /* Reads dir/STATE_FILE_NAME into *ret (initialized here). A missing file
  * is an empty state (0). Returns the number of skipped lines, or a
- * negative errno when the file exists but cannot be read. */
+ * negative errno when the file exists but cannot be read. A file with a
+ * wrong header loads as an empty state with ret->bad_header set (and the
+ * header line counted as skipped): the caller must treat it as unreadable. */
 int state_load(const char *dir, State *ret);
 
 /* Path escaping of the file format; exposed for tests. */

@@ -112,6 +112,7 @@ say "== SetOomPolicy: errors and authorization"
 memcg_create freeze; F=$MEMCG; FOBJ=$(object_path_of "$F")
 memcg_create holder; H=$MEMCG
 expect_error "SetOomPolicy on an unmonitored cgroup: NotMonitored" "$NOT_MONITORED" "$F" root SetOomPolicy "string:$F" string:freeze
+expect_error "SetOomPolicy on a cgroup that does not exist: NoSuchCgroup" org.memcgd1.Error.NoSuchCgroup "$F-missing" root SetOomPolicy "string:$F-missing" string:freeze
 expect_error "SetOomPolicy with a bogus policy: InvalidArgs" "$INVALID" "bogus" root SetOomPolicy "string:$F" string:bogus
 expect_error "SetOomPolicy with an empty policy: InvalidArgs" "$INVALID" "" root SetOomPolicy "string:$F" string:
 expect_error "SetOomPolicy with a bad path: InvalidPath" org.memcgd1.Error.InvalidPath "" root SetOomPolicy string:relative string:kill

@@ -46,6 +46,44 @@ if wait_for "dropped" 5 bash -c '! busctl get-property org.memcgd1 "$0" org.memc
 else
         fail "a reclaimer whose connection left the bus is dropped ($obj)"
 fi
+# The reclaimer objects are under the ObjectManager at /org/memcgd1: each
+# one comes and goes with InterfacesAdded / InterfacesRemoved there.
+if wait_signal 5 InterfacesAdded "$obj" 'org\.memcgd1\.Reclaimer'; then
+        pass "InterfacesAdded(org.memcgd1.Reclaimer) announced $obj"
+else
+        fail "InterfacesAdded(org.memcgd1.Reclaimer) announced $obj" "$(signals InterfacesAdded)"
+fi
+if wait_signal 5 InterfacesRemoved "$obj" 'org\.memcgd1\.Reclaimer'; then
+        pass "InterfacesRemoved announced $obj when its owner left"
+else
+        fail "InterfacesRemoved announced $obj when its owner left" "$(signals InterfacesRemoved)"
+fi
+# Unregister, on a connection that stays (so the removal is Unregister's).
+UOUT="$BUS_TMP/unregister.out"
+"$PYTHON" -c '
+import sys, time, dbus
+bus = dbus.SystemBus()
+mgr = bus.get_object("org.memcgd1", "/org/memcgd1")
+o = mgr.RegisterReclaimer(sys.argv[1], dbus.UInt64(1048576), dbus_interface="org.memcgd1.Manager")
+print("registered", o, flush=True)
+bus.get_object("org.memcgd1", o).Unregister(dbus_interface="org.memcgd1.Reclaimer")
+print("unregistered", flush=True)
+time.sleep(4)
+' "$CG" >"$UOUT" 2>&1 &
+UPID=$!
+BUS_PIDS+=("$UPID")
+if wait_for "unregistered" "$BUS_WAIT" grep -q '^unregistered' "$UOUT"; then
+        uobj=$(awk '/^registered/ { print $2 }' "$UOUT")
+        if wait_signal 2 InterfacesAdded "$uobj" 'org\.memcgd1\.Reclaimer' &&
+           wait_signal 2 InterfacesRemoved "$uobj" 'org\.memcgd1\.Reclaimer'; then
+                pass "Unregister: InterfacesAdded then InterfacesRemoved for $uobj while its owner is still connected"
+        else
+                fail "Unregister: InterfacesAdded then InterfacesRemoved for $uobj" "$(signals InterfacesRemoved)"
+        fi
+else
+        fail "a python client registers and unregisters a reclaimer" "$(cat "$UOUT")"
+fi
+wait "$UPID" 2>/dev/null
 
 say "== a reclaimer in the cgroup, as the unprivileged user"
 ROUT="$BUS_TMP/reclaimer.out"

@@ -3,8 +3,10 @@
 # `memcgd --no-bus` (README "Without D-Bus") on a fake tree, read through a
 # pipe as a script would: every event line arrives while the daemon runs
 # (it is flushed, not left in stdio's buffer), in the documented format;
-# a monitor that cannot start is a "failed" line and exit status 1; a bad
-# size is refused at once. No privileges.
+# a monitor that cannot start is a "failed" line and exit status 1, also
+# when its worker fails after the start was accepted; at exit the limits
+# from before come back (nothing re-attaches); a bad size is refused at
+# once. No privileges.
 set -u
 
 MEMCGD=${MEMCGD_BIN:?MEMCGD_BIN is not set}
@@ -14,7 +16,7 @@ MIB=1048576
 FAILED=0
 
 cleanup() {
-        [ -n "${MD_PID:-}" ] && kill "$MD_PID" 2>/dev/null
+        [ -n "${NB_PID:-}" ] && kill "$NB_PID" 2>/dev/null
         rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -79,7 +81,9 @@ fi
 # walk-down line between the expected ones.
 coproc MD { exec "$MEMCGD" --no-bus --config="$TMP/memcgd.conf" --state-directory="$TMP/state" --root="$ROOT" \
         --budget=1G --shrink-base=60s --log-level=warning --monitor=/a=64M --monitor=/missing=64M 2>"$TMP/stderr"; }
-MD_PID=$MD_PID
+# Bash unsets MD_PID when it reaps a coprocess (also one of an earlier
+# run): keep a copy of our own.
+NB_PID=$MD_PID
 # Bash closes the coprocess's pipe when it exits: read from a copy, so a
 # daemon that exits early still shows what it printed.
 exec {MD_OUT}<&"${MD[0]}"
@@ -125,14 +129,68 @@ else
         fail "no 'stopped /a reason=removed' line; read: ${LINES[*]}"
 fi
 
-kill -TERM "$MD_PID"
-wait "$MD_PID"
+kill -TERM "$NB_PID"
+wait "$NB_PID"
 rc=$?
-MD_PID=
+NB_PID=
 if [ "$rc" -eq 1 ]; then
         ok "SIGTERM: exit status 1 (one monitor had failed)"
 else
         fail "exit status $rc after SIGTERM, expected 1; stderr: $(cat "$TMP/stderr")"
+fi
+
+# A monitor that engine_monitor() takes but whose worker cannot write the
+# initial limit (a failure that arrives as an event, not at once): /b's
+# memory.max reads as a number but refuses every write, even root's (a
+# read-only sysfs attribute: kernfs refuses an open for writing). /c
+# starts; at SIGTERM nothing will re-attach it (no state file in this
+# mode), so its limits from before come back.
+RO_ATTR=/sys/kernel/mm/transparent_hugepage/hpage_pmd_size
+if [ -r "$RO_ATTR" ] && ! (echo 1 >"$RO_ATTR") 2>/dev/null; then
+        fake_cgroup /b $((20 * MIB))
+        ln -sf "$RO_ATTR" "$ROOT/b/memory.max"
+        fake_cgroup /c $((20 * MIB))
+        LINES=()
+        coproc MD { exec "$MEMCGD" --no-bus --config="$TMP/memcgd.conf" --state-directory="$TMP/state" --root="$ROOT" \
+                --budget=1G --shrink-base=60s --log-level=warning --monitor=/b=64M --monitor=/c=64M 2>"$TMP/stderr2"; }
+        # Bash unsets MD_PID when it reaps a coprocess: keep a copy.
+        NB_PID=$MD_PID
+        exec {MD_OUT}<&"${MD[0]}"
+        if expect '^failed /b error=[^ ]+ message=.*$' 5; then
+                ok "a write the worker cannot make: $LINE"
+        else
+                fail "no 'failed /b' line; read: ${LINES[*]}"
+        fi
+        # The two workers report in either order.
+        if { printf '%s\n' "${LINES[@]}" | grep -qx 'started /c' || expect '^started /c$' 5; } &&
+           [ "$(cat "$ROOT/c/memory.max")" = $((64 * MIB)) ]; then
+                ok "/c started at 64 MiB"
+        else
+                fail "/c did not start at 64 MiB: memory.max $(cat "$ROOT/c/memory.max"); read: ${LINES[*]}"
+        fi
+        kill -TERM "$NB_PID"
+        while IFS= read -r -t 5 -u "$MD_OUT" l; do LINES+=("$l"); done
+        wait "$NB_PID"
+        rc=$?
+        NB_PID=
+        if [ "$rc" -eq 1 ]; then
+                ok "SIGTERM after a monitor that failed in its worker: exit status 1"
+        else
+                fail "exit status $rc after a monitor that failed in its worker, expected 1; stderr: $(cat "$TMP/stderr2")"
+        fi
+        if [ "$(cat "$ROOT/c/memory.max")" = max ] && [ "$(cat "$ROOT/c/memory.high")" = max ]; then
+                ok "at exit /c's limits from before came back (memory.max and memory.high: max)"
+        else
+                fail "after exit /c has memory.max $(cat "$ROOT/c/memory.max"), memory.high $(cat "$ROOT/c/memory.high"), expected max and max"
+        fi
+        if printf '%s\n' "${LINES[@]}" | grep -qx "limit /c reason=restore old_max=$((64 * MIB)) new_max=18446744073709551615 new_high=18446744073709551615" &&
+           printf '%s\n' "${LINES[@]}" | grep -qx 'stopped /c reason=unmonitored'; then
+                ok "the restore at exit is printed: restore line and 'stopped /c reason=unmonitored'"
+        else
+                fail "no restore and stopped lines for /c at exit; read: ${LINES[*]}"
+        fi
+else
+        echo "skip: no read-only numeric sysfs attribute ($RO_ATTR) to make a write fail"
 fi
 
 bad=0

@@ -125,22 +125,53 @@ if b"memcgd-state 1" in lines:
 done
 
 # ---------------------------------------------------------------------------
+# stop_unsaved: SIGTERM when the state could not be used at start; the
+# final save is refused then, so the status is 1 (as for an unreadable
+# file, below).
+stop_unsaved() {
+        local pid=$MEMCGD_PID
+        kill -TERM "$pid"
+        if memcgd_wait_exit 20; then
+                assert_eq "memcgd stops on SIGTERM, status 1 (its final save refused)" 1 "$MEMCGD_RC"
+        else
+                fail "memcgd stops on SIGTERM"
+                kill -KILL "$pid"; wait "$pid" 2>/dev/null; MEMCGD_PID=
+        fi
+}
+
 say "== a wrong header, random bytes, an empty file"
 reset_limits
 { echo "memcgd-state 2"; tail -n +3 "$BUS_TMP/state.good"; } >"$STATE"
+cp "$STATE" "$BUS_TMP/state.v2"
 start_on "wrong header"
 assert_contains "the wrong header is logged, and that all of it is ignored" "$LOG" "ignoring all of it"
+assert_contains "the file is logged as left alone" "$LOG" "does not start with a known version header; starting with nothing monitored and leaving the file alone"
 assert_eq "nothing is re-attached from a file of another format" "" "$(monitored_paths)"
+if cmp -s "$STATE" "$BUS_TMP/state.v2"; then pass "a wrong header: the file is left byte for byte as it was"; else
+        fail "a wrong header: the file is left byte for byte as it was" "$(head -n 5 "$STATE")"; fi
+mgr root Monitor st /s6 $((64 * MIB)) >/dev/null && pass "a wrong header: Monitor still works" || fail "a wrong header: Monitor still works" "$(cat "$BUS_TMP/last.err")"
+if cmp -s "$STATE" "$BUS_TMP/state.v2"; then pass "a wrong header: a Monitor does not save over it either"; else
+        fail "a wrong header: a Monitor does not save over it either" "$(head -n 5 "$STATE")"; fi
 ignored_total=$((ignored_total + 1))
-memcgd_stop
+stop_unsaved
+if cmp -s "$STATE" "$BUS_TMP/state.v2"; then pass "a wrong header: still unchanged after SIGTERM"; else
+        fail "a wrong header: still unchanged after SIGTERM" "$(head -n 5 "$STATE")"; fi
+fake_write /s6 memory.max max
 
 head -c 4096 /dev/urandom >"$STATE"
+cp "$STATE" "$BUS_TMP/state.random"
 start_on "random bytes"
 if grep -qE 'State file' <<<"$LOG"; then pass "the random bytes are logged as ignored: $(grep -m1 -E 'State file' <<<"$LOG" | cut -c1-120)"; else
         fail "the random bytes are logged as ignored" "$LOG"; fi
 assert_eq "nothing is re-attached from random bytes" "" "$(monitored_paths)"
 ignored_total=$((ignored_total + 1))
-memcgd_stop
+if grep -q 'does not start with' <<<"$LOG"; then
+        stop_unsaved
+        if cmp -s "$STATE" "$BUS_TMP/state.random"; then pass "random bytes: the file is left as it was"; else
+                fail "random bytes: the file is left as it was"; fi
+else
+        memcgd_stop # no complete line at all: nothing to lose
+fi
 
 : >"$STATE"
 start_on "empty file"
@@ -173,5 +204,98 @@ cp "$BUS_TMP/state.good" "$STATE"
 reset_limits
 start_on "the good file again"
 assert_eq "the good file re-attaches all four" "$(printf '/s%s\n' 1 2 3 4)" "$(monitored_paths)"
+memcgd_stop
+
+# ---------------------------------------------------------------------------
+say "== entries that cannot be re-attached now (dormant), kept for later"
+# /d1 was monitored by an earlier run: memcgd set 48M/40M, the limits from
+# before its Monitor were 200M/180M, its OOM policy grow. Reading its
+# memory.max fails (EIO) at start: a reason that may pass, so the entry
+# stays in the file, not attached.
+ORIG_MAX=$((200 * MIB)) ORIG_HIGH=$((180 * MIB))
+fake_cgroup /d1 $((10 * MIB))
+dormant_file() {
+        { echo "memcgd-state 1"; echo "monitor $ORIG_MAX $ORIG_HIGH $((48 * MIB)) /d1"; echo "oom-policy grow /d1"; } >"$STATE"
+        fake_write /d1 memory.max $((48 * MIB))
+        fake_write /d1 memory.high $((40 * MIB))
+}
+# dormant_start NAME: a start at which /d1 cannot be re-attached, then the
+# fault goes.
+dormant_start() {
+        dormant_file
+        inject_arm '*/d1/memory.max@read:EIO:inf'
+        start_on "$1"
+        inject_arm ""
+}
+# unmonitor_d1_restores: Unmonitor of /d1 puts back the limits from before
+# its first Monitor; memcgd stops.
+unmonitor_d1_restores() {
+        mgr root Unmonitor s /d1 >/dev/null || fail "Unmonitor /d1" "$(cat "$BUS_TMP/last.err")"
+        sleep 0.3
+        assert_eq "Unmonitor restored the limits from before the first Monitor" "$ORIG_MAX $ORIG_HIGH" \
+                "$(fake_read /d1 memory.max) $(fake_read /d1 memory.high)"
+        memcgd_stop
+}
+memcgd_stop
+fault_wrap
+dormant_file
+printf '%s\n' '*/d1/memory.max@read:EIO:inf' >"$BUS_TMP/inject.rules"
+start_on "dormant"
+assert_contains "the failed re-attach is logged as kept" "$LOG" "Cannot re-attach /d1 now, keeping it for the next start"
+if is_listed /d1; then fail "/d1 is not monitored (its re-attach failed)"; else pass "/d1 is not monitored (its re-attach failed)"; fi
+assert_eq "the dormant entry keeps its record and its OOM policy in the file" \
+        "$(printf 'monitor %s %s %s /d1\noom-policy grow /d1' $ORIG_MAX $ORIG_HIGH $((48 * MIB)))" "$(grep -v '^#' "$STATE" | grep '/d1$')"
+
+# SetInitialLimit: the entry's own record carries it (a "remember" line
+# beside it would list /d1 twice, which the next start refuses).
+mgr root SetInitialLimit st /d1 $((64 * MIB)) >/dev/null && pass "SetInitialLimit of a dormant path" ||
+        fail "SetInitialLimit of a dormant path" "$(cat "$BUS_TMP/last.err")"
+assert_eq "SetInitialLimit: the dormant record holds the limit, no second line for /d1" \
+        "$(printf 'monitor %s %s %s /d1\noom-policy grow /d1' $ORIG_MAX $ORIG_HIGH $((64 * MIB)))" "$(grep -v '^#' "$STATE" | grep '/d1$')"
+memcgd_stop
+start_on "dormant after SetInitialLimit"
+if grep -q 'State file line' <<<"$LOG"; then fail "the next start reads every line" "$(grep 'State file line' <<<"$LOG")"; else
+        pass "the next start reads every line"; fi
+assert_contains "it is still kept for later" "$LOG" "Cannot re-attach /d1 now, keeping it for the next start"
+assert_eq "the start limit and OOM policy survive the restart" \
+        "$(printf 'monitor %s %s %s /d1\noom-policy grow /d1' $ORIG_MAX $ORIG_HIGH $((64 * MIB)))" "$(grep -v '^#' "$STATE" | grep '/d1$')"
+
+# A Monitor that fails (the same EIO, in the worker) loses nothing.
+if mgr root Monitor st /d1 0 >/dev/null; then fail "Monitor of /d1 fails while its memory.max cannot be read"; else
+        pass "Monitor of /d1 fails while its memory.max cannot be read: $(head -c 150 "$BUS_TMP/last.err")"; fi
+sleep 0.2
+assert_eq "after the failed Monitor the dormant record is still there, unchanged" \
+        "$(printf 'monitor %s %s %s /d1\noom-policy grow /d1' $ORIG_MAX $ORIG_HIGH $((64 * MIB)))" "$(grep -v '^#' "$STATE" | grep '/d1$')"
+
+# Once it can be read: Monitor takes it back with the originals and the
+# OOM policy of the record; Unmonitor then restores the originals.
+inject_arm ""
+mgr root Monitor st /d1 0 >/dev/null && pass "Monitor of the dormant /d1 once it can be read" ||
+        fail "Monitor of the dormant /d1 once it can be read" "$(cat "$BUS_TMP/last.err")"
+assert_eq "the Monitor kept the originals from before the first Monitor (200M/180M) and policy grow" \
+        "$(printf 'monitor %s %s' $ORIG_MAX $ORIG_HIGH)|grow" \
+        "$(grep '^monitor .* /d1$' "$STATE" | cut -d' ' -f1-3)|$(busctl --json=short get-property "$BUS_NAME" "$(object_path_of /d1)" "$BUS_CGROUP_IFACE" OomPolicy | jget data)"
+unmonitor_d1_restores
+
+# Monitor with a limit: taken back, then re-based to that limit.
+dormant_start "dormant, Monitor with a limit"
+mgr root Monitor st /d1 $((72 * MIB)) >/dev/null && pass "Monitor(/d1, 72M) of a dormant path" ||
+        fail "Monitor(/d1, 72M) of a dormant path" "$(cat "$BUS_TMP/last.err")"
+assert_eq "it starts at the limit asked for" $((72 * MIB)) "$(fake_read /d1 memory.max)"
+assert_eq "with the originals of the record" "$(printf 'monitor %s %s %s' $ORIG_MAX $ORIG_HIGH $((72 * MIB)))" \
+        "$(grep '^monitor .* /d1$' "$STATE" | cut -d' ' -f1-4)"
+unmonitor_d1_restores
+
+# Unmonitor of a dormant path: no worker to stop, the originals come back
+# all the same, the entry goes, the call succeeds.
+dormant_start "dormant, Unmonitor"
+mgr root Unmonitor s /d1 >/dev/null && pass "Unmonitor of a dormant path succeeds" ||
+        fail "Unmonitor of a dormant path succeeds" "$(cat "$BUS_TMP/last.err")"
+assert_eq "Unmonitor of a dormant path restored the limits from before Monitor" "$ORIG_MAX $ORIG_HIGH" \
+        "$(fake_read /d1 memory.max) $(fake_read /d1 memory.high)"
+if grep -q '/d1$' "$STATE"; then fail "Unmonitor of a dormant path removed it from the file" "$(cat "$STATE")"; else
+        pass "Unmonitor of a dormant path removed it from the file"; fi
+memcgd_stop
+
 say "damaged states started on: $starts; damaged lines ignored and logged: $ignored_total"
 bus_finish
