@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "format.h"
+#include "memcgd/utf8.h"
 
 const char *format_bytes(char buf[static FORMAT_BYTES_MAX], uint64_t v) {
         static const struct {
@@ -108,9 +111,122 @@ const char *format_timestamp_iso(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t
         return buf;
 }
 
+const char *pressure_level_name(unsigned level) {
+        switch (level) {
+        case 0: return "none";
+        case 50: return "low";
+        case 100: return "medium";
+        case 255: return "critical";
+        default: return NULL;
+        }
+}
+
+static bool is_control(uint32_t cp) {
+        return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+/* The unit of text at s (not at its end): sets *ret_len to the bytes it
+ * covers and returns whether they are written escaped. */
+static bool text_unit(const unsigned char *s, size_t *ret_len) {
+        uint32_t cp;
+        /* Up to the NUL: a sequence cut short by it is not one. */
+        size_t l = utf8_sequence(s, strnlen((const char *) s, 4), &cp);
+
+        if (l == 0) {
+                *ret_len = 1;
+                return true;
+        }
+        *ret_len = l;
+        return is_control(cp);
+}
+
 char *flatten_line(char *s) {
-        for (char *p = s; p && *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                        *p = ' ';
+        for (unsigned char *p = (unsigned char *) s; p && *p;) {
+                size_t l;
+                bool esc = text_unit(p, &l);
+
+                /* Bytes that are not UTF-8 stay: a message is only made
+                 * one line here, fputs_escaped() makes it safe. */
+                if (esc && !(l == 1 && *p >= 0x80))
+                        memset(p, ' ', l);
+                p += l;
+        }
         return s;
+}
+
+void fputs_escaped(const char *s, FILE *f) {
+        for (const unsigned char *p = (const unsigned char *) s; p && *p;) {
+                size_t l;
+
+                if (text_unit(p, &l))
+                        for (size_t i = 0; i < l; i++)
+                                fprintf(f, "\\x%02x", p[i]);
+                else
+                        fwrite(p, 1, l, f);
+                p += l;
+        }
+}
+
+char *escape_text(const char *s) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                return NULL;
+        fputs_escaped(s, f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+/* Characters that mean nothing to sh, bash or zsh anywhere in a word. */
+static bool is_shell_safe(unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               strchr("/._-+:@,%=", c) != NULL;
+}
+
+void fputs_shell_word(const char *s, FILE *f) {
+        bool safe = s[0] != '\0', escapes = false;
+
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                size_t l;
+
+                if (text_unit(p, &l))
+                        escapes = true;
+                if (!is_shell_safe(*p))
+                        safe = false;
+                p += l;
+        }
+        if (safe) {
+                fputs(s, f);
+                return;
+        }
+        if (!escapes) {
+                fputc('\'', f);
+                for (const char *p = s; *p; p++)
+                        if (*p == '\'')
+                                fputs("'\\''", f);
+                        else
+                                fputc(*p, f);
+                fputc('\'', f);
+                return;
+        }
+        /* bash, zsh and ksh read $'...' (POSIX sh since 2024). */
+        fputs("$'", f);
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                size_t l;
+
+                if (text_unit(p, &l))
+                        for (size_t i = 0; i < l; i++)
+                                fprintf(f, "\\x%02x", p[i]);
+                else if (*p == '\'' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else
+                        fwrite(p, 1, l, f);
+                p += l;
+        }
+        fputc('\'', f);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define FORMAT_BYTES_MAX 32
 #define FORMAT_TIMESTAMP_MAX 64
@@ -33,7 +34,32 @@ const char *format_timestamp(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t rea
 /* ISO 8601 with the offset, for JSON: "2025-11-26T03:55:01.123456+01:00". */
 const char *format_timestamp_iso(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t realtime_usec);
 
+/* The name of a memory pressure level of the D-Bus contract (the
+ * Pressure signal, GetStats' pressure_level, LowMemoryWarning): GLib's
+ * GMemoryMonitorWarningLevel values none 0, low 50, medium 100, critical
+ * 255. NULL for any other value (a level a later memcgd may add). */
+const char *pressure_level_name(unsigned level);
+
 /* Replaces every control character of s (a message bound for one line of
  * output: a newline in a D-Bus error message would split it) with a
- * space, in place. Returns s. */
+ * space, in place: C0, DEL, and the two bytes of a C1 control (U+0080 to
+ * U+009F). Returns s. */
 char *flatten_line(char *s);
+
+/* Writes s to f for a terminal: control characters (C0, DEL, and C1
+ * U+0080 to U+009F, which some terminals obey too) and bytes that are not
+ * valid UTF-8 are written as "\xNN", one per byte; everything else as it
+ * is. Process names and cgroup paths are whatever their owners chose:
+ * "ok\e[31mRED\rX" prints as "ok\x1b[31mRED\x0dX" instead of
+ * recolouring the terminal and overwriting the line. A backslash itself is
+ * kept, so that a path prints as it is named. */
+void fputs_escaped(const char *s, FILE *f);
+
+/* The same into a new string (free it). NULL on ENOMEM. */
+char *escape_text(const char *s);
+
+/* Writes s to f as one shell word that can be pasted into a shell: as it
+ * is when it holds only characters no shell treats specially
+ * ("/machine/vm1"), else in single quotes ("'/a b'", "'it'\''s'"), or, when
+ * it holds characters fputs_escaped() escapes, as $'...' with "\xNN". */
+void fputs_shell_word(const char *s, FILE *f);

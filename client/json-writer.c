@@ -159,3 +159,13 @@ void json_finish(JsonWriter *w) {
         w->after_key = false;
         w->first[0] = true;
 }
+
+void json_field_string(JsonWriter *w, const char *key, const char *s) {
+        json_key(w, key);
+        json_string(w, s);
+}
+
+void json_field_u64(JsonWriter *w, const char *key, uint64_t v) {
+        json_key(w, key);
+        json_u64(w, v);
+}

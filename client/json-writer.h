@@ -42,6 +42,9 @@ void json_i64(JsonWriter *w, int64_t v);
 void json_double(JsonWriter *w, double v);       /* NaN and infinities write null */
 void json_bool(JsonWriter *w, bool v);
 void json_null(JsonWriter *w);
+/* A key and its value, in an object. */
+void json_field_string(JsonWriter *w, const char *key, const char *s);
+void json_field_u64(JsonWriter *w, const char *key, uint64_t v);
 
 /* Ends a top-level value: a newline (so that watch --json prints one
  * object per line) and a flush. */

@@ -45,7 +45,7 @@ typedef enum Slot {
 } Slot;
 
 /* The actions a notification offers where the server supports them,
- * besides "Details". */
+ * besides "Details" (the "default" action: a click on the notification). */
 typedef enum Actions {
         ACTIONS_DETAILS = 0,   /* Details only */
         ACTIONS_RAISE = 1,     /* "Raise limit by N": SetInitialLimit(max + N) */
@@ -279,7 +279,11 @@ static void pump(App *a) {
 
         g_variant_builder_init(&actions, G_VARIANT_TYPE("as"));
         if (a->server_actions) {
-                /* "default" is what a click on the notification does. */
+                /* "default" is what a click on the notification does
+                 * (Desktop Notifications spec); servers that list the
+                 * actions (dunst's menu, some popups' buttons) show its
+                 * label too, so it is the one "Details": another action
+                 * doing the same would show it twice. */
                 g_variant_builder_add(&actions, "s", "default");
                 g_variant_builder_add(&actions, "s", "Details");
                 if (p->actions == ACTIONS_RAISE) {
@@ -294,8 +298,6 @@ static void pump(App *a) {
                         g_variant_builder_add(&actions, "s", "kill-largest");
                         g_variant_builder_add(&actions, "s", NOTIFY_KILL_LARGEST_LABEL);
                 }
-                g_variant_builder_add(&actions, "s", "details");
-                g_variant_builder_add(&actions, "s", "Details");
         }
         g_variant_builder_init(&hints, G_VARIANT_TYPE("a{sv}"));
         g_variant_builder_add(&hints, "{sv}", "urgency", g_variant_new_byte((guint8) p->text.urgency));
@@ -1073,8 +1075,8 @@ static gboolean load_config(NotifyConfig *c, const char *path, gboolean must_exi
 int main(int argc, char *argv[]) {
         g_autofree char *arg_config = NULL, *arg_urgency = NULL;
         g_auto(GStrv) arg_prefixes = NULL;
+        g_autofree char *arg_interval = NULL;
         gboolean arg_verbose = FALSE, arg_version = FALSE;
-        int arg_interval = -1;
         const GOptionEntry entries[] = {
                 { "config", 'c', 0, G_OPTION_ARG_FILENAME, &arg_config,
                   "Configuration file (default: $XDG_CONFIG_HOME/memcg-notify.conf)", "FILE" },
@@ -1082,7 +1084,7 @@ int main(int argc, char *argv[]) {
                   "Follow cgroups at or below PATH (repeatable; \"/\" for all); overrides Prefix=", "PATH" },
                 { "min-urgency", 'u', 0, G_OPTION_ARG_STRING, &arg_urgency,
                   "Show only notifications of this urgency or above: low, normal, critical", "URGENCY" },
-                { "limit-interval", 'i', 0, G_OPTION_ARG_INT, &arg_interval,
+                { "limit-interval", 'i', 0, G_OPTION_ARG_STRING, &arg_interval,
                   "At most one limit notification per cgroup per SECONDS", "SECONDS" },
                 { "verbose", 'v', 0, G_OPTION_ARG_NONE, &arg_verbose, "Log every notification", NULL },
                 { "version", 0, 0, G_OPTION_ARG_NONE, &arg_version, "Show the version", NULL },
@@ -1127,6 +1129,15 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         if (arg_prefixes && arg_prefixes[0]) {
+                /* The same form as Prefix= of the file. */
+                for (char **p = arg_prefixes; *p; p++)
+                        if (!notify_prefix_normalize(*p)) {
+                                g_printerr("memcg-notify: --prefix=%s: a cgroup path starts with / (the root of the "
+                                           "memory hierarchy)\n",
+                                           *p);
+                                notify_config_clear(&a.config);
+                                return 2;
+                        }
                 g_strfreev(a.config.prefixes);
                 a.config.prefixes = g_steal_pointer(&arg_prefixes);
         }
@@ -1135,24 +1146,29 @@ int main(int argc, char *argv[]) {
                 notify_config_clear(&a.config);
                 return 2;
         }
-        if (arg_interval < -1 || arg_interval > 86400) {
-                g_printerr("memcg-notify: --limit-interval=%d: seconds from 0 to 86400\n", arg_interval);
-                notify_config_clear(&a.config);
-                return 2;
+        if (arg_interval) {
+                /* Parsed as LimitInterval= is: a G_OPTION_ARG_INT would
+                 * take "-1" (and needs a value for "not given"). */
+                guint64 iv;
+
+                if (!g_ascii_string_to_unsigned(g_strstrip(arg_interval), 10, 0, 86400, &iv, NULL)) {
+                        g_printerr("memcg-notify: --limit-interval=%s: seconds from 0 to 86400\n", arg_interval);
+                        notify_config_clear(&a.config);
+                        return 2;
+                }
+                a.config.limit_interval_sec = (guint) iv;
         }
-        if (arg_interval >= 0)
-                a.config.limit_interval_sec = (guint) arg_interval;
+        {
+                g_autofree char *prefixes = g_strjoinv(", ", a.config.prefixes);
+                g_message("Following cgroups under %s; minimum urgency %s; limit changes at most every %u s",
+                          prefixes, notify_urgency_to_string(a.config.min_urgency), a.config.limit_interval_sec);
+        }
 
         a.session = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, &error);
         if (!a.session) {
                 g_printerr("memcg-notify: no session bus: %s\n", error->message);
                 notify_config_clear(&a.config);
                 return 1;
-        }
-        {
-                g_autofree char *prefixes = g_strjoinv(", ", a.config.prefixes);
-                g_message("Following cgroups under %s; minimum urgency %s; limit changes at most every %u s",
-                          prefixes, notify_urgency_to_string(a.config.min_urgency), a.config.limit_interval_sec);
         }
 
         a.loop = g_main_loop_new(NULL, FALSE);

@@ -29,6 +29,10 @@
 #define MANAGER_PATH "/org/memcgd1"
 #define MANAGER_IFACE "org.memcgd1.Manager"
 #define CGROUP_OBJECT_PREFIX "/org/memcgd1/cgroup"
+#define RECLAIMER_IFACE "org.memcgd1.Reclaimer"
+/* memcgd also speaks for the host as org.freedesktop.LowMemoryMonitor,
+ * from the same connection: watch's match on its sender covers it. */
+#define LMM_IFACE "org.freedesktop.LowMemoryMonitor"
 
 /* "get the status of " and a cgroup path of up to 4096 bytes (the path
  * rules of DESIGN.md §2). */
@@ -52,6 +56,9 @@ static bool arg_ask_password = true;
 static bool arg_quiet = false;
 static uint64_t arg_limit = 0;
 static bool arg_limit_set = false;
+/* The SIZE argument of set-limit and of resolve raise, parsed (with the
+ * other arguments checked) before memcgctl connects to the bus. */
+static uint64_t arg_size = 0;
 
 /* ------------------------------------------------------------------------
  * Errors */
@@ -74,10 +81,14 @@ static int bus_fail(const char *what, const sd_bus_error *error, int r) {
                 return MEMCGCTL_EXIT_FAILURE;
         }
         flatten_line(msg);
+        /* what names a cgroup path, which may hold any character but C0
+         * controls (memcgd's own messages escape them already). */
+        fputs("Failed to ", stderr);
+        fputs_escaped(what, stderr);
         if (status == MEMCGCTL_EXIT_NOT_RUNNING)
-                fprintf(stderr, "Failed to %s: memcgd is not running on the system bus (%s)\n", what, msg);
+                fprintf(stderr, ": memcgd is not running on the system bus (%s)\n", msg);
         else
-                fprintf(stderr, "Failed to %s: %s\n", what, msg);
+                fprintf(stderr, ": %s\n", msg);
         return status;
 }
 
@@ -108,8 +119,20 @@ static int parse_size_arg(const char *what, const char *s, uint64_t *ret) {
         int r = parse_size(s, &v);
 
         if (r < 0) {
-                fprintf(stderr, "Invalid %s '%s': %s; use bytes or K, M, G, T, P, E (powers of 1024), e.g. 512M, 1.5G, or 'infinity'.\n",
-                        what, s, r == -ERANGE ? "too large" : "not a size");
+                fprintf(stderr, "Invalid %s '", what);
+                fputs_escaped(s, stderr);
+                fprintf(stderr, "': %s; use bytes or K, M, G, T, P, E (powers of 1024), e.g. 512M, 1.5G.\n",
+                        r == -ERANGE ? "too large" : "not a size");
+                return MEMCGCTL_EXIT_USAGE;
+        }
+        /* parse_size() reads "infinity" (and 2^64 - 1) as UINT64_MAX, the
+         * kernel's "no limit": memcgd keeps every limit finite (its range
+         * check refuses it), so say so here, as a usage error. */
+        if (v == UINT64_MAX) {
+                fprintf(stderr, "Invalid %s '", what);
+                fputs_escaped(s, stderr);
+                fprintf(stderr, "': %s must be a finite size, e.g. 512M or 1.5G (memcgd keeps every limit finite).\n",
+                        strcmp(what, "limit") == 0 ? "a limit" : "it");
                 return MEMCGCTL_EXIT_USAGE;
         }
         *ret = v;
@@ -448,7 +471,8 @@ static void table_done(Table *t) {
         t->nrows = 0;
 }
 
-/* Adds a row of ncolumns strings (copied). */
+/* Adds a row of ncolumns strings (copied, escaped for the terminal: cells
+ * carry cgroup paths and words from the service; NULL prints as "-"). */
 static int table_add_row(Table *t, const char *const *row) {
         char **grown = realloc(t->cells, (t->nrows + 1) * t->ncolumns * sizeof(char *));
 
@@ -456,7 +480,7 @@ static int table_add_row(Table *t, const char *const *row) {
                 return -ENOMEM;
         t->cells = grown;
         for (size_t c = 0; c < t->ncolumns; c++) {
-                char *dup = strdup(row[c] ? row[c] : "-");
+                char *dup = escape_text(row[c] ? row[c] : "-");
                 if (!dup) {
                         for (size_t k = 0; k < c; k++)
                                 free(t->cells[t->nrows * t->ncolumns + k]);
@@ -594,10 +618,8 @@ static int verb_list(sd_bus *bus, char **args) {
                 json_begin_array(&w);
                 for (size_t i = 0; i < n; i++) {
                         json_begin_object(&w);
-                        json_key(&w, "cgroup");
-                        json_string(&w, list[i].cgroup);
-                        json_key(&w, "object");
-                        json_string(&w, list[i].object);
+                        json_field_string(&w, "cgroup", list[i].cgroup);
+                        json_field_string(&w, "object", list[i].object);
                         json_end_object(&w);
                 }
                 json_end_array(&w);
@@ -634,7 +656,8 @@ static const char *const known_keys[] = {
         "peak_bytes", "swap_bytes", "kmem_bytes", "events_high", "events_max", "events_oom",
         "events_oom_kill", "limit_increases", "limit_decreases", "granted_bytes",
         "no_increase_count", "next_shrink_check_usec", "pressure_some_avg10", "pressure_full_avg10",
-        "oom_policy", "oom_waiting", "emergency_grants", "last_oom_usec", "oom_decision_deadline_usec",
+        "pressure_level", "oom_policy", "oom_waiting", "emergency_grants", "last_oom_usec",
+        "oom_decision_deadline_usec",
 };
 
 static bool is_known_key(const char *k) {
@@ -675,18 +698,31 @@ static const char *format_oom_policy(char *buf, size_t n, const Stats *s) {
         return buf;
 }
 
+/* "critical", or "level 42" for a level this version has no name for. */
+static const char *format_pressure_level(char buf[static 32], uint64_t level) {
+        const char *name = level <= UINT8_MAX ? pressure_level_name((unsigned) level) : NULL;
+
+        if (name)
+                return name;
+        snprintf(buf, 32, "level %" PRIu64, level);
+        return buf;
+}
+
 #define LABEL "%12s "
 
 static void print_stats_detail(const Stats *s, const char *cgroup) {
-        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], ts[FORMAT_TIMESPAN_MAX];
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], ts[FORMAT_TIMESPAN_MAX], lv[32];
         const char *backend = stats_string(s, "backend");
         int monitored = stats_bool(s, "monitored");
+        bool have_level, have_some;
         uint64_t v, w;
         double d, e;
 
-        printf("%s (%s%s%s)\n", stats_string(s, "cgroup") ?: cgroup,
-               monitored > 0 ? "monitored" : monitored == 0 ? "not monitored" : "",
-               backend ? (monitored >= 0 ? ", cgroup " : "cgroup ") : "", backend ?: "");
+        fputs_escaped(stats_string(s, "cgroup") ?: cgroup, stdout);
+        printf(" (%s%s", monitored > 0 ? "monitored" : monitored == 0 ? "not monitored" : "",
+               backend ? (monitored >= 0 ? ", cgroup " : "cgroup ") : "");
+        fputs_escaped(backend ?: "", stdout);
+        printf(")\n");
 
         if (stats_u64(s, "current_bytes", &v)) {
                 printf(LABEL "%s", "Usage:", format_bytes(a, v));
@@ -719,8 +755,11 @@ static void print_stats_detail(const Stats *s, const char *cgroup) {
         }
         {
                 char pol[128];
-                if (format_oom_policy(pol, sizeof pol, s))
-                        printf(LABEL "%s\n", "OOM policy:", pol);
+                if (format_oom_policy(pol, sizeof pol, s)) {
+                        printf(LABEL, "OOM policy:");
+                        fputs_escaped(pol, stdout);
+                        putchar('\n');
+                }
         }
         if (stats_u64(s, "last_oom_usec", &v) && v > 0) {
                 char when[FORMAT_TIMESTAMP_MAX];
@@ -750,19 +789,37 @@ static void print_stats_detail(const Stats *s, const char *cgroup) {
                 if (used > 0)
                         printf(LABEL "%s\n", "Events:", line);
         }
-        if (stats_double(s, "pressure_some_avg10", &d)) {
-                printf(LABEL "some %.2f%%", "Pressure:", d);
-                if (stats_double(s, "pressure_full_avg10", &e))
-                        printf(", full %.2f%%", e);
-                printf(" (avg10)\n");
+        /* memcgd's level (a monitored cgroup; on v1 from
+         * memory.pressure_level) and the kernel's PSI shares where it
+         * offers them: "medium (some 20.00%, full 1.00% avg10)". */
+        have_level = stats_u64(s, "pressure_level", &v);
+        have_some = stats_double(s, "pressure_some_avg10", &d);
+        if (have_level || have_some) {
+                printf(LABEL, "Pressure:");
+                if (have_level)
+                        fputs(format_pressure_level(lv, v), stdout);
+                if (have_some) {
+                        printf("%ssome %.2f%%", have_level ? " (" : "", d);
+                        if (stats_double(s, "pressure_full_avg10", &e))
+                                printf(", full %.2f%%", e);
+                        printf(have_level ? " avg10)" : " (avg10)");
+                }
+                putchar('\n');
         }
         for (size_t i = 0; i < s->n; i++) {
+                const char *key = s->entries[i].key;
+                size_t kl = strlen(key);
                 char val[128];
 
-                if (is_known_key(s->entries[i].key))
+                if (is_known_key(key))
                         continue;
                 text_basic(val, sizeof val, s->entries[i].type, &s->entries[i].v);
-                printf("%12s: %s\n", s->entries[i].key, val);
+                /* Right-aligned like the labels above. */
+                printf("%*s", kl < 12 ? (int) (12 - kl) : 0, "");
+                fputs_escaped(key, stdout);
+                fputs(": ", stdout);
+                fputs_escaped(val, stdout);
+                putchar('\n');
         }
 }
 
@@ -772,9 +829,6 @@ static int verb_status_one(sd_bus *bus, const char *cgroup) {
         char what[WHAT_MAX];
         int r;
 
-        r = check_cgroup_path(cgroup);
-        if (r != 0)
-                return r;
         snprintf(what, sizeof what, "get the status of %s", cgroup);
         r = get_stats(bus, cgroup, &s, &error);
         if (r == -ENOMEM)
@@ -861,12 +915,10 @@ static int verb_status(sd_bus *bus, char **args) {
                 json_begin_output(&w);
                 json_begin_object(&w);
                 if (have_budget) {
-                        json_key(&w, "budget_bytes");
-                        json_u64(&w, budget);
+                        json_field_u64(&w, "budget_bytes", budget);
                 }
                 if (have_granted) {
-                        json_key(&w, "granted_bytes");
-                        json_u64(&w, granted);
+                        json_field_u64(&w, "granted_bytes", granted);
                 }
                 json_key(&w, "cgroups");
                 json_begin_array(&w);
@@ -885,7 +937,7 @@ static int verb_status(sd_bus *bus, char **args) {
                 };
                 for (size_t i = 0; i < n; i++) {
                         char cur[FORMAT_BYTES_MAX], high[FORMAT_BYTES_MAX], max[FORMAT_BYTES_MAX],
-                                peak[FORMAT_BYTES_MAX], grows[24], shrinks[24], ooms[24], pressure[32], policy[128];
+                                peak[FORMAT_BYTES_MAX], grows[24], shrinks[24], ooms[24], pressure[72], policy[128];
                         const Stats *s = &all[i];
                         uint64_t v;
                         double d;
@@ -911,9 +963,21 @@ static int verb_status(sd_bus *bus, char **args) {
                                 snprintf(ooms, sizeof ooms, "%" PRIu64, v);
                                 row[7] = ooms;
                         }
-                        if (stats_double(s, "pressure_some_avg10", &d)) {
-                                snprintf(pressure, sizeof pressure, "%.2f%%", d);
-                                row[8] = pressure;
+                        /* memcgd's level, and the share of time some task
+                         * waited where the kernel offers PSI: "low 5.20%". */
+                        {
+                                char lv[32], pct[32] = "";
+                                bool have_level = stats_u64(s, "pressure_level", &v);
+
+                                if (stats_double(s, "pressure_some_avg10", &d))
+                                        snprintf(pct, sizeof pct, "%.2f%%", d);
+                                if (have_level)
+                                        snprintf(pressure, sizeof pressure, "%s%s%s", format_pressure_level(lv, v),
+                                                 pct[0] ? " " : "", pct);
+                                else
+                                        snprintf(pressure, sizeof pressure, "%s", pct);
+                                if (pressure[0])
+                                        row[8] = pressure;
                         }
                         row[9] = format_oom_policy(policy, sizeof policy, s);
                         if (table_add_row(&t, row) < 0) {
@@ -964,9 +1028,6 @@ static int verb_monitor(sd_bus *bus, char **args) {
         uint64_t max = 0;
         int r, before;
 
-        r = check_cgroup_path(cgroup);
-        if (r != 0)
-                return r;
         /* Monitor() of a monitored cgroup succeeds and leaves its limits
          * alone: look first, so that a --limit that had no effect is not
          * passed over in silence. */
@@ -979,8 +1040,11 @@ static int verb_monitor(sd_bus *bus, char **args) {
                 return bus_fail(what, &error, r);
         if (before > 0 && arg_limit_set && max != arg_limit && !arg_quiet) {
                 char a[FORMAT_BYTES_MAX];
-                fprintf(stderr, "%s was already monitored: its limit stays at %s (change it with 'memcgctl set-limit').\n",
-                        cgroup, format_bytes(a, max));
+                fputs_escaped(cgroup, stderr);
+                fprintf(stderr, " was already monitored: its limit stays at %s (change it with: memcgctl set-limit ",
+                        format_bytes(a, max));
+                fputs_shell_word(cgroup, stderr);
+                fputs(" SIZE)\n", stderr);
         }
         return MEMCGCTL_EXIT_OK;
 }
@@ -990,9 +1054,6 @@ static int verb_unmonitor(sd_bus *bus, char **args) {
         char what[WHAT_MAX];
         int r;
 
-        r = check_cgroup_path(args[0]);
-        if (r != 0)
-                return r;
         snprintf(what, sizeof what, "unmonitor %s", args[0]);
         r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "Unmonitor", &error, NULL, "s", args[0]);
         if (r < 0)
@@ -1003,15 +1064,9 @@ static int verb_unmonitor(sd_bus *bus, char **args) {
 static int verb_set_limit(sd_bus *bus, char **args) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         char what[WHAT_MAX];
-        uint64_t limit;
+        uint64_t limit = arg_size;
         int r, monitored;
 
-        r = check_cgroup_path(args[0]);
-        if (r != 0)
-                return r;
-        r = parse_size_arg("limit", args[1], &limit);
-        if (r != 0)
-                return r;
         snprintf(what, sizeof what, "set the limit of %s", args[0]);
         r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "SetInitialLimit", &error, NULL, "st",
                                args[0], limit);
@@ -1020,8 +1075,12 @@ static int verb_set_limit(sd_bus *bus, char **args) {
         monitored = is_monitored(bus, args[0], NULL);
         if (monitored == 0 && !arg_quiet) {
                 char a[FORMAT_BYTES_MAX];
-                fprintf(stderr, "%s is not monitored: %s will be its start limit once 'memcgctl monitor %s' runs.\n",
-                        args[0], format_bytes(a, limit), args[0]);
+                /* The command last, quoted: it can be pasted as it is. */
+                fputs_escaped(args[0], stderr);
+                fprintf(stderr, " is not monitored: %s will be its start limit once it is: memcgctl monitor ",
+                        format_bytes(a, limit));
+                fputs_shell_word(args[0], stderr);
+                fputc('\n', stderr);
         }
         return MEMCGCTL_EXIT_OK;
 }
@@ -1041,16 +1100,7 @@ static int verb_oom_policy(sd_bus *bus, char **args) {
         uint64_t deadline;
         int r;
 
-        r = check_cgroup_path(cgroup);
-        if (r != 0)
-                return r;
-
         if (args[1]) {
-                /* memcgd refuses an unknown policy too (InvalidArgs, also
-                 * exit 2); checked here first so that a typo never costs
-                 * a password prompt. */
-                if (!is_oom_policy(args[1]))
-                        return usage_error("Invalid OOM policy '%s': use kill, grow or freeze", args[1]);
                 snprintf(what, sizeof what, "set the OOM policy of %s", cgroup);
                 r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "SetOomPolicy", &error, NULL,
                                        "ss", cgroup, args[1]);
@@ -1068,11 +1118,16 @@ static int verb_oom_policy(sd_bus *bus, char **args) {
         policy = stats_string(&s, "oom_policy");
         if (!policy) {
                 if (stats_bool(&s, "monitored") == 0) {
-                        fprintf(stderr, "Failed to %s: cgroup %s is not monitored (an OOM policy belongs to a monitored cgroup).\n",
-                                what, cgroup);
+                        fputs("Failed to ", stderr);
+                        fputs_escaped(what, stderr);
+                        fputs(": cgroup ", stderr);
+                        fputs_escaped(cgroup, stderr);
+                        fputs(" is not monitored (an OOM policy belongs to a monitored cgroup).\n", stderr);
                         return MEMCGCTL_EXIT_NOT_FOUND;
                 }
-                fprintf(stderr, "Failed to %s: memcgd did not report one (a version without OOM policies?).\n", what);
+                fputs("Failed to ", stderr);
+                fputs_escaped(what, stderr);
+                fputs(": memcgd did not report one (a version without OOM policies?).\n", stderr);
                 return MEMCGCTL_EXIT_FAILURE;
         }
 
@@ -1081,27 +1136,29 @@ static int verb_oom_policy(sd_bus *bus, char **args) {
 
                 json_begin_output(&w);
                 json_begin_object(&w);
-                json_key(&w, "cgroup");
-                json_string(&w, cgroup);
-                json_key(&w, "oom_policy");
-                json_string(&w, policy);
+                json_field_string(&w, "cgroup", cgroup);
+                json_field_string(&w, "oom_policy", policy);
                 json_key(&w, "oom_waiting");
                 json_bool(&w, stats_bool(&s, "oom_waiting") > 0);
                 if (stats_u64(&s, "oom_decision_deadline_usec", &deadline)) {
-                        json_key(&w, "oom_decision_deadline_usec");
-                        json_u64(&w, deadline);
+                        json_field_u64(&w, "oom_decision_deadline_usec", deadline);
                 }
                 json_end_object(&w);
                 json_finish(&w);
                 return MEMCGCTL_EXIT_OK;
         }
         /* stdout is the policy alone, for scripts; what it is doing now
-         * is a note. */
-        printf("%s\n", policy);
+         * is a note, ending in a command that can be pasted. */
+        fputs_escaped(policy, stdout);
+        putchar('\n');
         if (stats_bool(&s, "oom_waiting") > 0 && !arg_quiet) {
                 char text[128];
-                fprintf(stderr, "%s: %s. Decide with 'memcgctl resolve %s raise SIZE|kill-largest|kill-all'.\n",
-                        cgroup, format_oom_policy(text, sizeof text, &s), cgroup);
+                fputs_escaped(cgroup, stderr);
+                fputs(": ", stderr);
+                fputs_escaped(format_oom_policy(text, sizeof text, &s), stderr);
+                fputs(". Decide with: memcgctl resolve ", stderr);
+                fputs_shell_word(cgroup, stderr);
+                fputs(" raise SIZE (or kill-largest, or kill-all)\n", stderr);
         }
         return MEMCGCTL_EXIT_OK;
 }
@@ -1110,23 +1167,8 @@ static int verb_resolve(sd_bus *bus, char **args) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         const char *cgroup = args[0], *decision = args[1];
         char what[WHAT_MAX];
-        uint64_t bytes = 0;
+        uint64_t bytes = strcmp(decision, "raise") == 0 ? arg_size : 0;
         int r;
-
-        r = check_cgroup_path(cgroup);
-        if (r != 0)
-                return r;
-        if (strcmp(decision, "raise") == 0) {
-                if (!args[2])
-                        return usage_error("'resolve CGROUP raise' needs the SIZE to raise the limit by");
-                r = parse_size_arg("size", args[2], &bytes);
-                if (r != 0)
-                        return r;
-        } else if (strcmp(decision, "kill-largest") == 0 || strcmp(decision, "kill-all") == 0) {
-                if (args[2])
-                        return usage_error("The decision '%s' takes no SIZE", decision);
-        } else
-                return usage_error("Invalid decision '%s': use raise SIZE, kill-largest or kill-all", decision);
 
         snprintf(what, sizeof what, "resolve the OOM of %s", cgroup);
         r = sd_bus_call_method(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ResolveOom", &error, NULL, "sst",
@@ -1168,12 +1210,9 @@ static void watch_begin(Watch *w, uint64_t now, const char *signal) {
         if (arg_json != JSON_OFF) {
                 json_writer_init(&w->json, stdout, false);
                 json_begin_object(&w->json);
-                json_key(&w->json, "timestamp");
-                json_string(&w->json, format_timestamp_iso(ts, now));
-                json_key(&w->json, "realtime_usec");
-                json_u64(&w->json, now);
-                json_key(&w->json, "signal");
-                json_string(&w->json, signal);
+                json_field_string(&w->json, "timestamp", format_timestamp_iso(ts, now));
+                json_field_u64(&w->json, "realtime_usec", now);
+                json_field_string(&w->json, "signal", signal);
         } else
                 printf("%s %-17s", format_timestamp(ts, now), signal);
 }
@@ -1217,10 +1256,19 @@ static const char *kill_cause_description(const char *cause) {
         return NULL;
 }
 
+/* " TEXT" on the current watch line, escaped: every string of a signal
+ * comes from the service, and cgroup paths and process names from whoever
+ * named them. */
+static void watch_word(const char *text) {
+        putchar(' ');
+        fputs_escaped(text, stdout);
+}
+
 /* The a(us) of (pid, comm) at the read position of m: a JSON array of
  * {pid, comm} (the key was written by the caller), or in text
- * "LABEL comm[pid], comm[pid]" (LABEL such as ", killed:") naming at most TASKS_SHOWN (a cgroup can hold
- * thousands; JSON carries all of them). */
+ * "LABEL comm[pid], comm[pid]" (LABEL such as ", killed:") naming at most
+ * TASKS_SHOWN (a cgroup can hold thousands; JSON carries all of them).
+ * A comm is whatever the process set (prctl, /proc/PID/comm): escaped. */
 static void watch_tasks(Watch *w, sd_bus_message *m, const char *label) {
         enum { TASKS_SHOWN = 8 };
         bool json = arg_json != JSON_OFF;
@@ -1239,13 +1287,14 @@ static void watch_tasks(Watch *w, sd_bus_message *m, const char *label) {
                         break;
                 if (json) {
                         json_begin_object(&w->json);
-                        json_key(&w->json, "pid");
-                        json_u64(&w->json, pid);
-                        json_key(&w->json, "comm");
-                        json_string(&w->json, comm);
+                        json_field_u64(&w->json, "pid", pid);
+                        json_field_string(&w->json, "comm", comm);
                         json_end_object(&w->json);
-                } else if (ntasks < TASKS_SHOWN)
-                        printf("%s %s[%" PRIu32 "]", ntasks == 0 ? label : ",", comm, pid);
+                } else if (ntasks < TASKS_SHOWN) {
+                        fputs(ntasks == 0 ? label : ",", stdout);
+                        watch_word(comm);
+                        printf("[%" PRIu32 "]", pid);
+                }
                 ntasks++;
         }
         if (json)
@@ -1256,12 +1305,24 @@ static void watch_tasks(Watch *w, sd_bus_message *m, const char *label) {
                 printf(", no tasks");
 }
 
+/* A pressure level in JSON: the number under key, its name under
+ * key_name (null for a level this version has no name for). */
+static void json_pressure_level(JsonWriter *w, const char *key, uint8_t level) {
+        char name_key[32];
+
+        json_key(w, key);
+        json_u64(w, level);
+        snprintf(name_key, sizeof name_key, "%s_name", key);
+        json_key(w, name_key);
+        json_string(w, pressure_level_name(level));
+}
+
 /* The known signals of org.memcgd1.Manager, typed. Returns 1 when printed,
  * 0 when the signal (or its signature) is not one this version knows, so
  * the caller prints it generically. */
 static int watch_manager_signal(Watch *w, sd_bus_message *m, uint64_t now) {
         const char *member = sd_bus_message_get_member(m);
-        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX];
+        char a[FORMAT_BYTES_MAX], b[FORMAT_BYTES_MAX], c[FORMAT_BYTES_MAX], lv[32];
         bool json = arg_json != JSON_OFF;
         const char *cgroup, *s;
         uint64_t x, y, z;
@@ -1272,19 +1333,16 @@ static int watch_manager_signal(Watch *w, sd_bus_message *m, uint64_t now) {
                         return 0;
                 watch_begin(w, now, member);
                 if (json) {
-                        json_key(&w->json, "cgroup");
-                        json_string(&w->json, cgroup);
-                        json_key(&w->json, "old_max");
-                        json_u64(&w->json, x);
-                        json_key(&w->json, "new_max");
-                        json_u64(&w->json, y);
-                        json_key(&w->json, "new_high");
-                        json_u64(&w->json, z);
-                        json_key(&w->json, "reason");
-                        json_string(&w->json, s);
-                } else
-                        printf(" %s %s: max %s -> %s, high %s", cgroup, s, format_bytes(a, x), format_bytes(b, y),
-                               format_bytes(c, z));
+                        json_field_string(&w->json, "cgroup", cgroup);
+                        json_field_u64(&w->json, "old_max", x);
+                        json_field_u64(&w->json, "new_max", y);
+                        json_field_u64(&w->json, "new_high", z);
+                        json_field_string(&w->json, "reason", s);
+                } else {
+                        watch_word(cgroup);
+                        watch_word(s);
+                        printf(": max %s -> %s, high %s", format_bytes(a, x), format_bytes(b, y), format_bytes(c, z));
+                }
                 watch_end(w);
                 return 1;
         }
@@ -1294,14 +1352,13 @@ static int watch_manager_signal(Watch *w, sd_bus_message *m, uint64_t now) {
                         return 0;
                 watch_begin(w, now, member);
                 if (json) {
-                        json_key(&w->json, "cgroup");
-                        json_string(&w->json, cgroup);
-                        json_key(&w->json, "requested");
-                        json_u64(&w->json, x);
-                        json_key(&w->json, "granted");
-                        json_u64(&w->json, y);
-                } else
-                        printf(" %s requested %s, granted %s", cgroup, format_bytes(a, x), format_bytes(b, y));
+                        json_field_string(&w->json, "cgroup", cgroup);
+                        json_field_u64(&w->json, "requested", x);
+                        json_field_u64(&w->json, "granted", y);
+                } else {
+                        watch_word(cgroup);
+                        printf(" requested %s, granted %s", format_bytes(a, x), format_bytes(b, y));
+                }
                 watch_end(w);
                 return 1;
         }
@@ -1311,12 +1368,12 @@ static int watch_manager_signal(Watch *w, sd_bus_message *m, uint64_t now) {
                         return 0;
                 watch_begin(w, now, member);
                 if (json) {
-                        json_key(&w->json, "cgroup");
-                        json_string(&w->json, cgroup);
-                        json_key(&w->json, "reason");
-                        json_string(&w->json, s);
-                } else
-                        printf(" %s %s", cgroup, s);
+                        json_field_string(&w->json, "cgroup", cgroup);
+                        json_field_string(&w->json, "reason", s);
+                } else {
+                        watch_word(cgroup);
+                        watch_word(s);
+                }
                 watch_end(w);
                 return 1;
         }
@@ -1325,16 +1382,15 @@ static int watch_manager_signal(Watch *w, sd_bus_message *m, uint64_t now) {
                         return 0;
                 watch_begin(w, now, member);
                 if (json) {
-                        json_key(&w->json, "cgroup");
-                        json_string(&w->json, cgroup);
-                        json_key(&w->json, "kind");
-                        json_string(&w->json, s);
-                        json_key(&w->json, "count");
-                        json_u64(&w->json, x);
+                        json_field_string(&w->json, "cgroup", cgroup);
+                        json_field_string(&w->json, "kind", s);
+                        json_field_u64(&w->json, "count", x);
                         json_key(&w->json, "tasks");
                 } else {
                         const char *what = oom_kind_description(s);
-                        printf(" %s %s (count %" PRIu64 ")%s%s", cgroup, s, x, what ? ": " : "", what ?: "");
+                        watch_word(cgroup);
+                        watch_word(s);
+                        printf(" (count %" PRIu64 ")%s%s", x, what ? ": " : "", what ?: "");
                 }
                 watch_tasks(w, m, strcmp(s, "frozen") == 0 ? ", stopped:" : ", tasks:");
                 watch_end(w);
@@ -1352,20 +1408,94 @@ static int watch_manager_signal(Watch *w, sd_bus_message *m, uint64_t now) {
                         return 0;
                 watch_begin(w, now, member);
                 if (json) {
-                        json_key(&w->json, "cgroup");
-                        json_string(&w->json, cgroup);
-                        json_key(&w->json, "cause");
-                        json_string(&w->json, cause);
+                        json_field_string(&w->json, "cgroup", cgroup);
+                        json_field_string(&w->json, "cause", cause);
                         json_key(&w->json, "tasks");
                 } else {
                         const char *why = kill_cause_description(cause);
-                        printf(" %s %s%s%s", cgroup, cause, why ? ": " : "", why ?: "");
+                        watch_word(cgroup);
+                        watch_word(cause);
+                        printf("%s%s", why ? ": " : "", why ?: "");
                 }
                 watch_tasks(w, m, ", killed:");
                 watch_end(w);
                 return 1;
         }
+        if (sd_bus_message_is_signal(m, MANAGER_IFACE, "Pressure") && sd_bus_message_has_signature(m, "sy")) {
+                uint8_t level;
+
+                if (sd_bus_message_read(m, "sy", &cgroup, &level) < 0)
+                        return 0;
+                watch_begin(w, now, member);
+                if (json) {
+                        json_field_string(&w->json, "cgroup", cgroup);
+                        json_pressure_level(&w->json, "level", level);
+                } else {
+                        watch_word(cgroup);
+                        printf(" %s", format_pressure_level(lv, level));
+                }
+                watch_end(w);
+                return 1;
+        }
+        if (sd_bus_message_is_signal(m, MANAGER_IFACE, "ReclaimRequested") &&
+            sd_bus_message_has_signature(m, "sttus")) {
+                uint32_t reclaimers;
+
+                if (sd_bus_message_read(m, "sttus", &cgroup, &x, &y, &reclaimers, &s) < 0)
+                        return 0;
+                watch_begin(w, now, member);
+                if (json) {
+                        json_field_string(&w->json, "cgroup", cgroup);
+                        json_field_u64(&w->json, "wanted_bytes", x);
+                        json_field_u64(&w->json, "asked_bytes", y);
+                        json_field_u64(&w->json, "reclaimers", reclaimers);
+                        json_field_string(&w->json, "cause", s);
+                } else {
+                        watch_word(cgroup);
+                        watch_word(s);
+                        printf(": wanted %s, asked %s of %" PRIu32 " reclaimer%s", format_bytes(a, x),
+                               format_bytes(b, y), reclaimers, reclaimers == 1 ? "" : "s");
+                }
+                watch_end(w);
+                return 1;
+        }
         return 0;
+}
+
+/* org.freedesktop.LowMemoryMonitor.LowMemoryWarning(y state): memcgd's
+ * host-wide level, as low-memory-monitor names it. */
+static int watch_low_memory_warning(Watch *w, sd_bus_message *m, uint64_t now) {
+        char lv[32];
+        uint8_t level;
+
+        if (!sd_bus_message_has_signature(m, "y") || sd_bus_message_read(m, "y", &level) < 0)
+                return 0;
+        watch_begin(w, now, "LowMemoryWarning");
+        if (arg_json != JSON_OFF)
+                json_pressure_level(&w->json, "state", level);
+        else
+                printf(" host %s", format_pressure_level(lv, level));
+        watch_end(w);
+        return 1;
+}
+
+/* org.memcgd1.Reclaimer.Reclaim(t chunks): memcgd sends it to the
+ * reclaimer's owner alone, so watch does not receive it from others'
+ * reclaimers; typed all the same, like every signal of the contract. */
+static int watch_reclaim(Watch *w, sd_bus_message *m, uint64_t now) {
+        const char *path = sd_bus_message_get_path(m) ?: "-";
+        uint64_t chunks;
+
+        if (!sd_bus_message_has_signature(m, "t") || sd_bus_message_read(m, "t", &chunks) < 0)
+                return 0;
+        watch_begin(w, now, "Reclaim");
+        if (arg_json != JSON_OFF) {
+                json_field_string(&w->json, "path", path);
+                json_field_u64(&w->json, "chunks", chunks);
+        } else
+                printf(" %s %" PRIu64 " chunk%s", path, chunks, chunks == 1 ? "" : "s");
+        watch_end(w);
+        return 1;
 }
 
 /* org.freedesktop.DBus.Properties.PropertiesChanged, with sizes readable. */
@@ -1382,14 +1512,11 @@ static int watch_properties_changed(Watch *w, sd_bus_message *m, uint64_t now) {
                 return 0;
         watch_begin(w, now, "PropertiesChanged");
         if (json) {
-                json_key(&w->json, "path");
-                json_string(&w->json, sd_bus_message_get_path(m));
+                json_field_string(&w->json, "path", sd_bus_message_get_path(m));
                 if (cgroup) {
-                        json_key(&w->json, "cgroup");
-                        json_string(&w->json, cgroup);
+                        json_field_string(&w->json, "cgroup", cgroup);
                 }
-                json_key(&w->json, "interface");
-                json_string(&w->json, iface);
+                json_field_string(&w->json, "interface", iface);
                 json_key(&w->json, "changed");
                 (void) json_message_value(&w->json, m);
                 json_key(&w->json, "invalidated");
@@ -1397,7 +1524,7 @@ static int watch_properties_changed(Watch *w, sd_bus_message *m, uint64_t now) {
                 watch_end(w);
                 return 1;
         }
-        printf(" %s", cgroup ?: sd_bus_message_get_path(m));
+        watch_word(cgroup ?: sd_bus_message_get_path(m));
         r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
         while (r >= 0) {
                 const char *name, *contents;
@@ -1415,16 +1542,29 @@ static int watch_properties_changed(Watch *w, sd_bus_message *m, uint64_t now) {
                         if (sd_bus_message_read(m, "v", "t", &v) < 0)
                                 break;
                         /* Properties named *Bytes are sizes. */
+                        watch_word(name);
                         if (l > 5 && strcmp(name + l - 5, "Bytes") == 0)
-                                printf(" %s=%s", name, format_bytes(buf, v));
+                                printf("=%s", format_bytes(buf, v));
                         else
-                                printf(" %s=%" PRIu64, name, v);
+                                printf("=%" PRIu64, v);
                 } else {
+                        /* Other values as JSON, whose strings escape
+                         * C0 controls; C1 and the rest are escaped as
+                         * anywhere else on the line. */
+                        _cleanup_(freep) char *value = NULL;
+                        size_t vlen = 0;
+                        FILE *f = open_memstream(&value, &vlen);
                         JsonWriter jw;
-                        printf(" %s=", name);
-                        json_writer_init(&jw, stdout, false);
-                        if (json_message_value(&jw, m) < 0)
+
+                        if (!f)
                                 break;
+                        json_writer_init(&jw, f, false);
+                        r = json_message_value(&jw, m);
+                        if (fclose(f) != 0 || r < 0)
+                                break;
+                        watch_word(name);
+                        putchar('=');
+                        fputs_escaped(value, stdout);
                 }
                 if (sd_bus_message_exit_container(m) < 0)
                         break;
@@ -1448,18 +1588,16 @@ static int watch_object_manager(Watch *w, sd_bus_message *m, uint64_t now) {
         cgroup = cgroup_of_object(opath);
         watch_begin(w, now, member);
         if (arg_json != JSON_OFF) {
-                json_key(&w->json, "object");
-                json_string(&w->json, opath);
+                json_field_string(&w->json, "object", opath);
                 if (cgroup) {
-                        json_key(&w->json, "cgroup");
-                        json_string(&w->json, cgroup);
+                        json_field_string(&w->json, "cgroup", cgroup);
                 }
                 json_key(&w->json, "interfaces");
                 (void) json_message_value(&w->json, m);
                 watch_end(w);
                 return 1;
         }
-        printf(" %s", cgroup ?: opath);
+        watch_word(cgroup ?: opath);
         r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, added ? "{sa{sv}}" : "s");
         while (r >= 0) {
                 const char *iface;
@@ -1473,7 +1611,7 @@ static int watch_object_manager(Watch *w, sd_bus_message *m, uint64_t now) {
                                 break;
                 } else if (sd_bus_message_read(m, "s", &iface) <= 0)
                         break;
-                printf(" %s", iface);
+                watch_word(iface);
         }
         watch_end(w);
         return 1;
@@ -1486,25 +1624,34 @@ static void watch_generic(Watch *w, sd_bus_message *m, uint64_t now) {
         (void) sd_bus_message_rewind(m, true);
         watch_begin(w, now, member);
         if (arg_json != JSON_OFF) {
-                json_key(&w->json, "interface");
-                json_string(&w->json, sd_bus_message_get_interface(m));
-                json_key(&w->json, "path");
-                json_string(&w->json, sd_bus_message_get_path(m));
+                json_field_string(&w->json, "interface", sd_bus_message_get_interface(m));
+                json_field_string(&w->json, "path", sd_bus_message_get_path(m));
                 json_key(&w->json, "args");
                 json_begin_array(&w->json);
                 while (json_message_value(&w->json, m) > 0)
                         ;
                 json_end_array(&w->json);
         } else {
-                JsonWriter jw;
+                _cleanup_(freep) char *args = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&args, &len);
 
                 printf(" %s %s.%s ", sd_bus_message_get_path(m) ?: "-", sd_bus_message_get_interface(m) ?: "-",
                        member);
-                json_writer_init(&jw, stdout, false);
-                json_begin_array(&jw);
-                while (json_message_value(&jw, m) > 0)
-                        ;
-                json_end_array(&jw);
+                if (f) {
+                        JsonWriter jw;
+
+                        json_writer_init(&jw, f, false);
+                        json_begin_array(&jw);
+                        while (json_message_value(&jw, m) > 0)
+                                ;
+                        json_end_array(&jw);
+                        if (fclose(f) == 0)
+                                fputs_escaped(args, stdout);
+                        else
+                                fputs("[...]", stdout);
+                } else
+                        fputs("[...]", stdout);
         }
         watch_end(w);
 }
@@ -1521,6 +1668,10 @@ static int on_service_signal(sd_bus_message *m, void *userdata, sd_bus_error *re
                 r = watch_object_manager(w, m, now);
         else if (sd_bus_message_is_signal(m, MANAGER_IFACE, NULL))
                 r = watch_manager_signal(w, m, now);
+        else if (sd_bus_message_is_signal(m, LMM_IFACE, "LowMemoryWarning"))
+                r = watch_low_memory_warning(w, m, now);
+        else if (sd_bus_message_is_signal(m, RECLAIMER_IFACE, "Reclaim"))
+                r = watch_reclaim(w, m, now);
         if (r == 0)
                 watch_generic(w, m, now);
         return 0;
@@ -1535,12 +1686,9 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
                 return 0;
         watch_begin(w, now, "NameOwnerChanged");
         if (arg_json != JSON_OFF) {
-                json_key(&w->json, "name");
-                json_string(&w->json, name);
-                json_key(&w->json, "old_owner");
-                json_string(&w->json, old_owner);
-                json_key(&w->json, "new_owner");
-                json_string(&w->json, new_owner);
+                json_field_string(&w->json, "name", name);
+                json_field_string(&w->json, "old_owner", old_owner);
+                json_field_string(&w->json, "new_owner", new_owner);
         } else if (new_owner[0] && old_owner[0])
                 printf(" memcgd moved from %s to %s", old_owner, new_owner);
         else if (new_owner[0])
@@ -1644,10 +1792,13 @@ static void help(void) {
                "                      OOM policy (and \"waiting for a decision (27s left)\"\n"
                "                      while the freeze policy holds the cgroup).\n"
                "  list                The monitored cgroups and their D-Bus objects.\n"
-               "  watch               Print every signal memcgd sends (limit changes, OOM\n"
-               "                      events, tasks killed, budget exhausted, monitoring\n"
-               "                      stopped, property changes, memcgd start/stop) as one\n"
-               "                      timestamped line, until Ctrl-C.\n"
+               "  watch               Print every signal memcgd sends as one timestamped\n"
+               "                      line, until Ctrl-C: LimitChanged, Oom, TasksKilled,\n"
+               "                      BudgetExhausted, MonitorStopped, Pressure (a\n"
+               "                      cgroup's level: none, low, medium, critical),\n"
+               "                      ReclaimRequested, LowMemoryWarning (the host's\n"
+               "                      level), PropertiesChanged, InterfacesAdded/Removed,\n"
+               "                      and memcgd starting or stopping.\n"
                "  oom-policy CGROUP [kill|grow|freeze]\n"
                "                      Without a policy: print the OOM policy of the\n"
                "                      monitored CGROUP. With one: set what happens when it\n"
@@ -1666,9 +1817,10 @@ static void help(void) {
                "     --version        Show the version and exit\n"
                "  -l --limit=SIZE     The start limit of monitor\n"
                "     --json[=MODE]    JSON output for status, list, watch and oom-policy;\n"
-               "                      MODE is 'short' (the default: one line; for watch\n"
-               "                      one object per line) or 'pretty'. Sizes are\n"
-               "                      numbers of bytes.\n"
+               "                      MODE (after '=') is 'short' (the default: one\n"
+               "                      line), 'pretty' or 'off'. watch always prints one\n"
+               "                      compact object per line, whatever the MODE. Sizes\n"
+               "                      are numbers of bytes.\n"
                "     --no-legend      Leave out column headers, footers and hints\n"
                "     --no-ask-password\n"
                "                      Never let polkit prompt for a password. Otherwise a\n"
@@ -1678,9 +1830,9 @@ static void help(void) {
                "CGROUP is a path from the root of the memory cgroup hierarchy, as in\n"
                "/proc/PID/cgroup: /user.slice/user-1000.slice, /machine/vm1 (not \"/\").\n"
                "SIZE is a number of bytes, optionally with K, M, G, T, P or E (powers of\n"
-               "1024, optionally followed by iB or B): 4096, 512M, 1.5G, 2GiB, or\n"
-               "'infinity'. Sizes print the same way: 512B, 64.0M, 1.5G (one decimal,\n"
-               "rounded down).\n"
+               "1024, optionally followed by iB or B): 4096, 512M, 1.5G, 2GiB. A limit\n"
+               "is always finite. Sizes print the same way: 512B, 64.0M, 1.5G (one\n"
+               "decimal, rounded down); an unlimited value prints as 'infinity'.\n"
                "\n"
                "Reading (status, list, watch, oom-policy without a policy) is open to\n"
                "every user. monitor, unmonitor and setting an OOM policy need the polkit\n"
@@ -1692,7 +1844,7 @@ static void help(void) {
                "  1  any other failure (also: resolve when the cgroup is not waiting for\n"
                "     a decision)\n"
                "  2  usage: bad command line, invalid SIZE, invalid CGROUP path, unknown\n"
-               "     OOM policy or decision\n"
+               "     OOM policy or decision (checked before connecting to the bus)\n"
                "  3  not authorized (polkit denied the action)\n"
                "  4  no such cgroup, not a memory cgroup, or not monitored\n"
                "  5  memcgd is not running (or the system bus cannot be reached)\n"
@@ -1716,24 +1868,73 @@ static void help(void) {
                "See memcgctl(1) for more.\n");
 }
 
+/* The checks of each command's arguments, made before connecting: a bad
+ * argument is a usage error (exit 2) whether or not the bus and memcgd
+ * are there, and never costs a password prompt. memcgd checks them again
+ * (paths by the same rules). Each returns 0 or the exit status, after
+ * printing the error line. */
+
+static int check_cgroup_arg(char **args) {
+        return check_cgroup_path(args[0]);
+}
+
+static int check_status_args(char **args) {
+        return args[0] ? check_cgroup_path(args[0]) : MEMCGCTL_EXIT_OK;
+}
+
+static int check_set_limit_args(char **args) {
+        int r = check_cgroup_path(args[0]);
+        return r != 0 ? r : parse_size_arg("limit", args[1], &arg_size);
+}
+
+static int check_oom_policy_args(char **args) {
+        int r = check_cgroup_path(args[0]);
+
+        if (r != 0)
+                return r;
+        /* memcgd refuses an unknown policy too (InvalidArgs, also exit 2). */
+        if (args[1] && !is_oom_policy(args[1]))
+                return usage_error("Invalid OOM policy '%s': use kill, grow or freeze", args[1]);
+        return MEMCGCTL_EXIT_OK;
+}
+
+static int check_resolve_args(char **args) {
+        const char *decision = args[1];
+        int r = check_cgroup_path(args[0]);
+
+        if (r != 0)
+                return r;
+        if (strcmp(decision, "raise") == 0) {
+                if (!args[2])
+                        return usage_error("'resolve CGROUP raise' needs the SIZE to raise the limit by");
+                return parse_size_arg("size", args[2], &arg_size);
+        }
+        if (strcmp(decision, "kill-largest") == 0 || strcmp(decision, "kill-all") == 0) {
+                if (args[2])
+                        return usage_error("The decision '%s' takes no SIZE", decision);
+                return MEMCGCTL_EXIT_OK;
+        }
+        return usage_error("Invalid decision '%s': use raise SIZE, kill-largest or kill-all", decision);
+}
+
 typedef struct Verb {
         const char *name;
         unsigned min_args, max_args;
+        int (*check)(char **args);      /* NULL: nothing to check */
         int (*run)(sd_bus *bus, char **args);
 } Verb;
 
 static const Verb verbs[] = {
-        { "monitor", 1, 1, verb_monitor },
-        { "unmonitor", 1, 1, verb_unmonitor },
-        { "set-limit", 2, 2, verb_set_limit },
-        { "status", 0, 1, verb_status },
-        { "list", 0, 0, verb_list },
-        { "watch", 0, 0, verb_watch },
-        { "oom-policy", 1, 2, verb_oom_policy },
-        { "resolve", 2, 3, verb_resolve },
+        { "monitor", 1, 1, check_cgroup_arg, verb_monitor },
+        { "unmonitor", 1, 1, check_cgroup_arg, verb_unmonitor },
+        { "set-limit", 2, 2, check_set_limit_args, verb_set_limit },
+        { "status", 0, 1, check_status_args, verb_status },
+        { "list", 0, 0, NULL, verb_list },
+        { "watch", 0, 0, NULL, verb_watch },
+        { "oom-policy", 1, 2, check_oom_policy_args, verb_oom_policy },
+        { "resolve", 2, 3, check_resolve_args, verb_resolve },
 };
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...) {
         va_list ap;
 
@@ -1783,6 +1984,16 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_limit_set = true;
                         break;
                 case ARG_JSON:
+                        /* An optional argument must follow '=': "--json
+                         * pretty" would make "pretty" the command or the
+                         * CGROUP, and fail on that. No command or cgroup
+                         * path is named like a mode, so say what was
+                         * meant. */
+                        if (!optarg && optind < argc &&
+                            (strcmp(argv[optind], "short") == 0 || strcmp(argv[optind], "pretty") == 0 ||
+                             strcmp(argv[optind], "off") == 0))
+                                return usage_error("--json takes its mode after '=' (did you mean --json=%s?)",
+                                                   argv[optind]);
                         if (!optarg || strcmp(optarg, "short") == 0)
                                 arg_json = JSON_SHORT;
                         else if (strcmp(optarg, "pretty") == 0)
@@ -1833,6 +2044,11 @@ int main(int argc, char *argv[]) {
                 return usage_error("Too many arguments for '%s'", verb->name);
         if (arg_limit_set && verb->run != verb_monitor)
                 return usage_error("--limit is an option of monitor, not of '%s'", verb->name);
+        if (verb->check) {
+                r = verb->check(argv + optind + 1);
+                if (r != 0)
+                        return r;
+        }
 
         r = sd_bus_open_system(&bus);
         if (r < 0) {

@@ -56,17 +56,10 @@ gboolean notify_config_load(NotifyConfig *c, GKeyFile *kf, GError **error) {
         if (prefixes) {
                 if (!prefixes[0])
                         return invalid(error, "Prefix", "", "name at least one cgroup path, or / for all");
-                for (char **p = prefixes; *p; p++) {
-                        g_strstrip(*p);
-                        gsize l = strlen(*p);
-                        /* The form of /proc/PID/cgroup; a trailing slash
-                         * is forgiven ("/user.slice/"). */
-                        while (l > 1 && (*p)[l - 1] == '/')
-                                (*p)[--l] = '\0';
-                        if ((*p)[0] != '/')
+                for (char **p = prefixes; *p; p++)
+                        if (!notify_prefix_normalize(*p))
                                 return invalid(error, "Prefix", *p,
                                                "a cgroup path starts with / (the root of the memory hierarchy)");
-                }
         }
         urgency = g_key_file_get_string(kf, "Notify", "MinimumUrgency", NULL);
         if (urgency && !notify_urgency_from_string(g_strstrip(urgency), &u))
@@ -92,6 +85,18 @@ gboolean notify_config_load(NotifyConfig *c, GKeyFile *kf, GError **error) {
         c->limit_interval_sec = (guint) iv;
         c->raise_step = st;
         return TRUE;
+}
+
+gboolean notify_prefix_normalize(char *prefix) {
+        gsize l;
+
+        g_strstrip(prefix);
+        l = strlen(prefix);
+        /* The form of /proc/PID/cgroup; a trailing slash is forgiven
+         * ("/user.slice/"). */
+        while (l > 1 && prefix[l - 1] == '/')
+                prefix[--l] = '\0';
+        return prefix[0] == '/';
 }
 
 gboolean cgroup_has_prefix(const char *cgroup, const char *prefix) {

@@ -44,6 +44,13 @@ void notify_config_clear(NotifyConfig *c);
  * and a message naming the key, leaving c unchanged. */
 gboolean notify_config_load(NotifyConfig *c, GKeyFile *kf, GError **error);
 
+/* Puts a cgroup prefix (a Prefix= entry or a --prefix) in the form of
+ * /proc/PID/cgroup, in place: surrounding whitespace and trailing slashes
+ * removed ("/user.slice/" -> "/user.slice"; "/" stays "/"). FALSE when it
+ * is not a path from the root of the memory hierarchy (empty, or not
+ * starting with '/'). */
+gboolean notify_prefix_normalize(char *prefix);
+
 /* Whether cgroup lies at or below prefix, by whole path components:
  * "/a" covers "/a" and "/a/b" but not "/ab"; "/" covers everything. */
 gboolean cgroup_has_prefix(const char *cgroup, const char *prefix);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cgroup-path.h"
+#include "memcgd/utf8.h"
 
 /* Writes at most `max` bytes of s into out, escaping everything that is
  * not printable ASCII as \xNN so that a message never carries invalid
@@ -41,12 +42,17 @@ void memcg_error_set(MemcgError *e, MemcgErrorCode code, const char *fmt, ...) {
         va_end(ap);
 }
 
-/* Length of a valid UTF-8 sequence at s (max n bytes), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n) {
-        if (s[0] < 0x80)
-                return 1;
+size_t utf8_sequence(const unsigned char *s, size_t n, uint32_t *ret_cp) {
         size_t need;
         uint32_t cp;
+
+        if (n == 0)
+                return 0;
+        if (s[0] < 0x80) {
+                cp = s[0];
+                need = 1;
+                goto done;
+        }
         if ((s[0] & 0xe0) == 0xc0) {
                 need = 2;
                 cp = s[0] & 0x1f;
@@ -69,12 +75,15 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n) {
         if ((need == 2 && cp < 0x80) || (need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
             (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
                 return 0;
+done:
+        if (ret_cp)
+                *ret_cp = cp;
         return need;
 }
 
 static bool utf8_valid(const char *s, size_t len) {
         for (size_t i = 0; i < len;) {
-                size_t l = utf8_seq_len((const unsigned char *) s + i, len - i);
+                size_t l = utf8_sequence((const unsigned char *) s + i, len - i, NULL);
                 if (l == 0)
                         return false;
                 i += l;

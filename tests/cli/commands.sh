@@ -3,7 +3,9 @@
 # Every memcgctl command against the real memcgd on a private system bus
 # with polkitd: monitor, list, status (table, detail, JSON), set-limit,
 # watch (text and JSON, across a restart of memcgd) and unmonitor. The
-# text output is checked where people read it, the JSON with jq.
+# text output is checked where people read it, the JSON with jq. Then
+# watch is shown every signal of the contract by a stand-in for memcgd
+# (fake_memcgd_emit), with a process name full of escape codes.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -14,6 +16,7 @@ cli_require
 BUS_SHRINK_BASE=${BUS_SHRINK_BASE:-50s}
 MEMCGD_ARGS=(--budget=1G)
 bus_setup
+trap cli_teardown EXIT
 
 memcg_create one
 A=$MEMCG
@@ -55,6 +58,19 @@ assert_eq "status table columns" "CGROUP USAGE HIGH MAX PEAK GROWS SHRINKS OOMS 
 row=$(grep -- "^$A " <<<"$OUT" | tr -s ' ')
 assert_eq "status row: high 56.0M and max 64.0M, no grows or shrinks, no OOM kill" \
         "56.0M 64.0M 0 0 0" "$(awk '{print $3, $4, $6, $7, $8}' <<<"$row")"
+# The pressure level memcgd reports (GetStats pressure_level, a byte: none
+# 0, low 50, medium 100, critical 255), by name. On v1 it comes from
+# memory.pressure_level; these memcgs have no unified twin, so no PSI
+# share follows it.
+level_name() { case $1 in 0) echo none ;; 50) echo low ;; 100) echo medium ;; 255) echo critical ;; *) echo "level $1" ;; esac; }
+LEVEL=$(stats root "$A" | jq -r '.data[0].pressure_level.data // empty')
+if [ -e "$MEMCG_ROOT$A/memory.pressure_level" ]; then
+        [ -n "$LEVEL" ] && pass "GetStats reports the pressure level of the monitored v1 cgroup ($LEVEL)" ||
+                fail "GetStats reports the pressure level of the monitored v1 cgroup" "$(stats root "$A")"
+        assert_eq "status row: PRESSURE is memcgd's level by name" "$(level_name "$LEVEL")" "$(awk '{print $9}' <<<"$row")"
+else
+        say "no memory.pressure_level here: the PRESSURE column check is left out"
+fi
 assert_eq "status row: OOM policy kill (the default)" kill "$(awk '{print $NF}' <<<"$row")"
 assert_eq "status footer: count, granted and budget" "1 cgroup monitored; 64.0M of the 1.0G budget granted." \
         "$(tail -n 1 <<<"$OUT")"
@@ -77,10 +93,14 @@ assert_contains "status CGROUP: grant" "$OUT" "Granted: 64.0M of the budget"
 assert_contains "status CGROUP: changes" "$OUT" "Changes: 0 grows, 0 shrinks"
 assert_contains "status CGROUP: usage" "$OUT" "Usage: "
 assert_contains "status CGROUP: OOM policy" "$OUT" "OOM policy: kill"
-if grep -qE '^ *(oom_policy|oom_waiting|emergency_grants):' <<<"$OUT"; then
-        fail "status CGROUP prints the OOM keys readably, not raw" "$OUT"
+if [ -n "$LEVEL" ]; then
+        assert_eq "status CGROUP: the pressure level by name" "Pressure: $(level_name "$LEVEL")" \
+                "$(grep -E '^ *Pressure:' <<<"$OUT" | sed 's/^ *//')"
+fi
+if grep -qE '^ *(oom_policy|oom_waiting|emergency_grants|pressure_level):' <<<"$OUT"; then
+        fail "status CGROUP prints the OOM and pressure keys readably, not raw" "$OUT"
 else
-        pass "status CGROUP prints the OOM keys readably, not raw"
+        pass "status CGROUP prints the OOM and pressure keys readably, not raw"
 fi
 expect_rc "status CGROUP --json" 0 status "$A" --json
 assert_eq "status CGROUP --json: cgroup" "$A" "$(jqv .cgroup)"
@@ -128,6 +148,35 @@ assert_eq "96MiB is 96M" 100663296 "$(memcg_limit "$A")"
 
 expect_rc "set-limit of a cgroup not monitored remembers the start limit" 0 set-limit "$B" 128M
 expect_err_contains "... and says so" "is not monitored: 128.0M will be its start limit"
+assert_eq "... ending in the command to run" "memcgctl monitor $B" "${ERR##*: }"
+
+# The commands in notes can be pasted into a shell: a path with a space
+# is quoted.
+cli_memcg_create "with space"
+S=$MEMCG
+expect_rc "set-limit of a cgroup named with a space" 0 set-limit "$S" 100M
+hint=${ERR##*: memcgctl monitor }
+eval "set -- $hint"
+if [ $# = 1 ] && [ "$1" = "$S" ]; then
+        pass "... the note's 'memcgctl monitor PATH' reads back as the path, one word ($hint)"
+else
+        fail "... the note's 'memcgctl monitor PATH' reads back as the path, one word" "$ERR"
+fi
+if eval "\"\$MEMCGCTL_BIN\" monitor $hint" </dev/null; then
+        pass "... and, pasted, monitors the cgroup"
+else
+        fail "... and, pasted, monitors the cgroup" "$ERR"
+fi
+assert_eq "... at the remembered 100M" 104857600 "$(memcg_limit "$S")"
+expect_rc "monitor --limit of it, monitored already" 0 monitor "$S" --limit 64M
+hint=${ERR#*(change it with: memcgctl set-limit }
+hint=${hint% SIZE)}
+eval "set -- $hint SIZE"
+[ $# = 2 ] && [ "$1" = "$S" ] && pass "... the note's 'memcgctl set-limit PATH SIZE' quotes the path ($hint)" ||
+        fail "... the note's 'memcgctl set-limit PATH SIZE' quotes the path" "$ERR"
+expect_rc "list shows the path with its space" 0 list --no-legend
+assert_contains "... whole" "$OUT" "$S  $(object_path_of "$S")"
+expect_rc "unmonitor it" 0 unmonitor "$S"
 expect_rc "monitor without --limit takes the remembered start limit" 0 monitor "$B"
 assert_eq "... 128M" 134217728 "$(memcg_limit "$B")"
 expect_rc "status shows both" 0 status --no-legend
@@ -208,12 +257,97 @@ assert_eq "list after unmonitor is empty" 0 "$(jqv length)"
 expect_rc "status after unmonitor" 0 status
 assert_eq "status footer after unmonitor" "0 cgroups monitored; 0B of the 1.0G budget granted." "$(tail -n 1 <<<"$OUT")"
 
+# --- watch: every signal of the contract ---------------------------------
+
+# memcgd stops; a stand-in takes its name and sends each signal once,
+# with what the real one would send only under load: pressure levels, a
+# reclaim request, the host's low-memory warning, and process names and a
+# path carrying terminal controls (ESC, CR, the C1 control U+009B).
+memcgd_stop
+start_watch watchall
+start_watch watchallpretty --json=pretty
+COMM=$'ok\e[31mRED\rX'
+FAKE=$'/fake/\xc2\x9bcg'
+jq -n --arg comm "$COMM" --arg fake "$FAKE" '[
+  ["/org/memcgd1", "org.memcgd1.Manager", "Pressure", "sy", ["/fake/cg", 255]],
+  ["/org/memcgd1", "org.memcgd1.Manager", "Pressure", "sy", ["/fake/cg", 42]],
+  ["/org/memcgd1", "org.memcgd1.Manager", "ReclaimRequested", "sttus", ["/fake/cg", 12582912, 8388608, 2, "growth-denied"]],
+  ["/org/freedesktop/LowMemoryMonitor", "org.freedesktop.LowMemoryMonitor", "LowMemoryWarning", "y", [100]],
+  ["/org/memcgd1", "org.memcgd1.Manager", "Oom", "ssta(us)", [$fake, "oom_kill", 3, [[42, $comm], [43, "plain"]]]],
+  ["/org/memcgd1", "org.memcgd1.Manager", "TasksKilled", "sa(us)s", ["/fake/cg", [[42, $comm]], "kernel"]],
+  ["/org/memcgd1", "org.memcgd1.Manager", "MonitorStopped", "ss", [("/fake/cr\r" + "x"), "removed"]],
+  ["/org/memcgd1", "org.memcgd1.Manager", "Frobnicated", "s", ["later"]]
+]' >"$BUS_TMP/fake.json"
+if fake_memcgd_emit <"$BUS_TMP/fake.json" 2>"$BUS_TMP/fake.err"; then
+        pass "a stand-in for memcgd sent every signal"
+else
+        fail "a stand-in for memcgd sent every signal" "$(cat "$BUS_TMP/fake.err")"
+fi
+wait_for "last signal" "$BUS_WAIT" grep -q Frobnicated "$BUS_TMP/watchall.out"
+wait_for "last signal" "$BUS_WAIT" grep -q Frobnicated "$BUS_TMP/watchallpretty.out"
+say "watch printed:"
+sed 's/^/    /' "$BUS_TMP/watchall.out" | cat -v
+watch_line() { # DESC REGEX: a line of the text watch matches REGEX
+        grep -qE -- "$2" "$BUS_TMP/watchall.out" && pass "$1" || fail "$1" "no line matches: $2" "$(cat -v "$BUS_TMP/watchall.out")"
+}
+watch_line "watch: Pressure by level name" "Pressure +/fake/cg critical$"
+watch_line "watch: a Pressure level without a name by number" "Pressure +/fake/cg level 42$"
+watch_line "watch: ReclaimRequested decoded" \
+        "ReclaimRequested +/fake/cg growth-denied: wanted 12\.0M, asked 8\.0M of 2 reclaimers$"
+watch_line "watch: LowMemoryWarning, the host's level" "LowMemoryWarning +host medium$"
+watch_line "watch: Oom escapes the process name's ESC and CR, and the path's C1 control" \
+        "Oom +/fake/\\\\xc2\\\\x9bcg oom_kill \\(count 3\\): .*, tasks: ok\\\\x1b\\[31mRED\\\\x0dX\\[42\\], plain\\[43\\]$"
+watch_line "watch: TasksKilled escapes the process name" "TasksKilled +/fake/cg kernel: .*, killed: ok\\\\x1b\\[31mRED\\\\x0dX\\[42\\]$"
+watch_line "watch: MonitorStopped escapes the path" "MonitorStopped +/fake/cr\\\\x0dx removed$"
+watch_line "watch: a signal this version does not know, with its arguments" \
+        "Frobnicated +/org/memcgd1 org\\.memcgd1\\.Manager\\.Frobnicated \\[\"later\"\\]$"
+if LC_ALL=C grep -q $'[\x1b\r]\\|\xc2\x9b' "$BUS_TMP/watchall.out"; then
+        fail "watch's text carries no ESC, CR or C1 byte" "$(cat -v "$BUS_TMP/watchall.out")"
+else
+        pass "watch's text carries no ESC, CR or C1 byte"
+fi
+
+W=$BUS_TMP/watchallpretty.out
+if jq -e . "$W" >/dev/null 2>&1 && ! grep -qv '^{.*}$' "$W"; then
+        pass "watch --json=pretty prints one compact object per line too ($(wc -l <"$W") lines)"
+else
+        fail "watch --json=pretty prints one compact object per line too" "$(head -n 5 "$W")"
+fi
+sig() { OUT=$(jq -c "select(.signal == \"$1\")${2:+ | select($2)}" "$W" | head -n 1); }
+sig Pressure '.level == 255'
+assert_eq "watch --json: Pressure by argument name, with the level's name" "/fake/cg 255 critical false" \
+        "$(jqv '"\(.cgroup) \(.level) \(.level_name) \(has("args"))"')"
+sig Pressure '.level == 42'
+assert_eq "watch --json: a level without a name has level_name null" "42 null" "$(jqv '"\(.level) \(.level_name)"')"
+sig ReclaimRequested
+assert_eq "watch --json: ReclaimRequested by argument name" "/fake/cg 12582912 8388608 2 growth-denied" \
+        "$(jqv '"\(.cgroup) \(.wanted_bytes) \(.asked_bytes) \(.reclaimers) \(.cause)"')"
+sig LowMemoryWarning
+assert_eq "watch --json: LowMemoryWarning by argument name (state)" "100 medium" "$(jqv '"\(.state) \(.state_name)"')"
+sig Oom
+assert_eq "watch --json: Oom carries the path and the process name exactly (JSON escapes)" "true true 2" \
+        "$(jq -r --arg comm "$COMM" --arg fake "$FAKE" '"\(.cgroup == $fake) \(.tasks[0].comm == $comm) \(.tasks | length)"' <<<"$OUT")"
+sig TasksKilled
+assert_eq "watch --json: TasksKilled" "kernel 42" "$(jqv '"\(.cause) \(.tasks[0].pid)"')"
+sig Frobnicated
+assert_eq "watch --json: an unknown signal has interface, path and args" "org.memcgd1.Manager /org/memcgd1 later" \
+        "$(jqv '"\(.interface) \(.path) \(.args[0])"')"
+kill -INT "$watchall_PID" "$watchallpretty_PID"
+wait "$watchall_PID" "$watchallpretty_PID"
+
 # --- help ---------------------------------------------------------------
 
 expect_rc "--help" 0 --help
 for verb in monitor unmonitor set-limit status list watch oom-policy resolve; do
         grep -qE "^  $verb" <<<"$OUT" || fail "--help documents $verb" "$OUT"
 done
+missing=()
+for signal in LimitChanged Oom TasksKilled BudgetExhausted MonitorStopped Pressure ReclaimRequested LowMemoryWarning; do
+        grep -q "$signal" <<<"$OUT" || missing+=("$signal")
+done
+assert_eq "--help names every signal watch decodes" "" "${missing[*]}"
+grep -qi infinity <<<"$(sed -n '/^SIZE is/,/^$/p' <<<"$OUT" | head -n 2)" &&
+        fail "--help no longer offers 'infinity' as a SIZE" "$OUT" || pass "--help no longer offers 'infinity' as a SIZE"
 for code in 0 1 2 3 4 5 6; do
         grep -qE "^  $code  " <<<"$OUT" || fail "--help documents exit status $code" "$OUT"
 done

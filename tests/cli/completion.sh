@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The bash completion of memcgctl offers its commands, options, JSON
 # modes, sizes and cgroups (memory cgroup directories for monitor/status,
-# the monitored ones - from a running memcgd - for unmonitor). And the
+# the monitored ones - from a running memcgd - for unmonitor), a cgroup
+# whose name holds a space as one quoted word. And the
 # documentation agrees with the program: the man page renders without
 # warnings and lists the same exit codes as --help.
 
@@ -14,6 +15,7 @@ COMPLETION=${MEMCGCTL_COMPLETION:-$MEMCGD_SOURCE_ROOT/client/memcgctl.bash-compl
 MANPAGE=${MEMCGCTL_MANPAGE:-$MEMCGD_SOURCE_ROOT/client/memcgctl.1}
 [ -f "$COMPLETION" ] || skip "no completion script at $COMPLETION"
 bus_setup
+trap cli_teardown EXIT
 
 # The completion calls "memcgctl": the one under test.
 mkdir -p "$BUS_TMP/bin"
@@ -54,6 +56,7 @@ assert_contains "monitor offers memory cgroups from the hierarchy's root" \
 mkdir "$MEMCG_DIR/child"
 assert_eq "one level at a time, like file names" "$MEMCG/child" "$(complete_line "memcgctl status $MEMCG/")"
 assert_contains "set-limit offers sizes as its second argument" "$(complete_line "memcgctl set-limit $MEMCG ")" "1G"
+assert_eq "... but not 'infinity' (a limit is finite)" "" "$(complete_line "memcgctl set-limit $MEMCG i")"
 assert_eq "unmonitor offers nothing while nothing is monitored" "" "$(complete_line "memcgctl unmonitor ")"
 "$MEMCGCTL_BIN" monitor "$MEMCG" --limit 64M </dev/null || fail "monitor (setup)"
 assert_eq "unmonitor offers the monitored cgroups" "$MEMCG" "$(complete_line "memcgctl unmonitor ")"
@@ -68,6 +71,37 @@ assert_contains "resolve raise offers sizes" "$(complete_line "memcgctl resolve 
 assert_eq "nothing after kill-largest" "" "$(complete_line "memcgctl resolve $MEMCG kill-largest ")"
 "$MEMCGCTL_BIN" unmonitor "$MEMCG" </dev/null
 rmdir "$MEMCG_DIR/child"
+
+# A cgroup named with a space: one word, quoted as the shell needs it.
+# complete_words WORD...: COMP_WORDS as bash makes them (each word as typed,
+# quotes and backslashes included), the last one being completed; prints
+# the completions one a line.
+complete_words() {
+        COMP_WORDS=("$@")
+        COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+        COMP_LINE="${COMP_WORDS[*]}"
+        COMP_POINT=${#COMP_LINE}
+        COMPREPLY=()
+        _memcgctl memcgctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}" 2>/dev/null
+        printf '%s\n' "${COMPREPLY[@]}" | sort
+}
+cli_memcg_create "spaced name"
+SP=$MEMCG
+SPQ=$(printf '%q' "$SP")
+assert_eq "status offers a memcg whose name has a space, quoted" "$SPQ" \
+        "$(complete_words memcgctl status "/$MEMCG_PREFIX-spa")"
+"$MEMCGCTL_BIN" monitor "$SP" --limit 64M </dev/null || fail "monitor '$SP' (setup)"
+assert_eq "unmonitor offers the monitored cgroup with a space as one quoted word" "$SPQ" \
+        "$(complete_words memcgctl unmonitor "")"
+assert_eq "... also after the typed part, with its backslash" "$SPQ" \
+        "$(complete_words memcgctl unmonitor "/$MEMCG_PREFIX-spaced\\ n")"
+assert_eq "oom-policy offers it too" "$SPQ" "$(complete_words memcgctl oom-policy "/$MEMCG_PREFIX-sp")"
+assert_eq "set-limit offers it once (monitored and in the hierarchy)" "$SPQ" \
+        "$(complete_words memcgctl set-limit "/$MEMCG_PREFIX-spa")"
+eval "set -- $(complete_words memcgctl unmonitor "")"
+[ $# = 1 ] && [ "$1" = "$SP" ] && pass "... and the shell reads the completion back as the path" ||
+        fail "... and the shell reads the completion back as the path" "$# words: $*"
+"$MEMCGCTL_BIN" unmonitor "$SP" </dev/null
 
 # --- the man page -------------------------------------------------------
 

@@ -4,6 +4,9 @@
 # memcgctl(1)): each one a single line on stderr carrying memcgd's message.
 #   2 usage, bad size, bad path   3 not authorized   4 not found/monitored
 #   5 memcgd not running          6 limit refused    1 anything else
+# Bad arguments are exit status 2 also without a bus: they are checked
+# before connecting. And memcg-notify's command line: exit status 2 for a
+# bad --prefix or --limit-interval.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -12,6 +15,7 @@ cli_require
 BUS_SHRINK_BASE=${BUS_SHRINK_BASE:-50s}
 MEMCGD_ARGS=(--budget=256M)
 bus_setup
+trap cli_teardown EXIT
 
 memcg_create err
 CG=$MEMCG
@@ -30,6 +34,12 @@ expect_rc "too many arguments" 2 list extra
 expect_rc "too few arguments" 2 set-limit "$CG"
 expect_rc "--limit on a command other than monitor" 2 status --limit 64M
 expect_rc "--json with an unknown mode" 2 list --json=yaml
+expect_rc "--json with a mode after a space" 2 status --json pretty
+expect_err_contains "... says the mode needs '='" "--json takes its mode after '=' (did you mean --json=pretty?)"
+expect_rc "--json with a mode after a space, on list" 2 list --json short
+expect_err_contains "... says the mode needs '='" "did you mean --json=short?"
+expect_rc "--json alone before a cgroup path is still fine" 0 status --json "$CG"
+assert_eq "... and prints its JSON" "$CG" "$(jqv .cgroup)"
 expect_rc "an option missing its value" 2 monitor "$CG" --limit
 
 # --- 2: bad sizes -------------------------------------------------------
@@ -104,7 +114,16 @@ expect_rc "set-limit below the smallest limit" 6 set-limit "$CG" 1K
 expect_err_contains "... says the range" "out of range"
 expect_rc "set-limit beyond the budget (256M)" 6 set-limit "$CG" 1G
 expect_err_contains "... names the budget" "budget"
-expect_rc "set-limit infinity is parsed, then refused by memcgd" 6 set-limit "$CG" infinity
+# A limit is always finite: memcgd refuses "unlimited", so the client
+# does not offer it as a size.
+for size in infinity 18446744073709551615; do
+        expect_rc "set-limit $size: a limit must be finite" 2 set-limit "$CG" "$size" &&
+                expect_err_contains "... says so" "Invalid limit '$size': a limit must be a finite size"
+done
+expect_rc "monitor --limit infinity" 2 monitor "$OTHER" --limit infinity
+expect_err_contains "... says so" "a limit must be a finite size"
+expect_rc "resolve raise infinity" 2 resolve "$CG" raise infinity
+expect_err_contains "... says so" "Invalid size 'infinity': it must be a finite size"
 alloc_start "$CG" 40 8 0
 wait_for "hog" "$BUS_WAIT" alloc_ready "$ALLOC_OUT" || fail "the hog allocated 40M" "$(cat "$ALLOC_OUT")"
 expect_rc "set-limit below the usage" 6 set-limit "$CG" 16M
@@ -175,5 +194,66 @@ assert_eq "watch without memcgd waits (until killed by timeout)" 124 "$rc"
 assert_contains "... and says it waits" "$(cat "$BUS_TMP/w.err")" "memcgd is not running now; waiting for it"
 DBUS_SYSTEM_BUS_ADDRESS=unix:path=$BUS_TMP/no-such-socket expect_rc "no system bus at all" 5 list
 expect_err_contains "... names the bus" "system bus"
+
+# --- 2 before 5: arguments are checked before connecting ----------------
+
+no_bus() { DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent "$@"; }
+no_bus expect_rc "no bus: monitor with a bad path" 2 monitor demo
+expect_err_contains "... names the path" "Invalid cgroup path 'demo'"
+no_bus expect_rc "no bus: set-limit with a bad size" 2 set-limit /x abc
+expect_err_contains "... names the size" "Invalid limit 'abc'"
+no_bus expect_rc "no bus: set-limit infinity" 2 set-limit /x infinity
+expect_err_contains "... names the size" "Invalid limit 'infinity'"
+no_bus expect_rc "no bus: resolve with an unknown decision" 2 resolve /x foo
+expect_err_contains "... names the decision" "Invalid decision 'foo'"
+no_bus expect_rc "no bus: resolve raise with a bad size" 2 resolve /x raise 12Q
+expect_err_contains "... names the size" "Invalid size '12Q'"
+no_bus expect_rc "no bus: oom-policy with an unknown policy" 2 oom-policy /x panic
+expect_err_contains "... names the policy" "Invalid OOM policy 'panic'"
+no_bus expect_rc "no bus: status with a bad path" 2 status relative
+expect_err_contains "... names the path" "Invalid cgroup path 'relative'"
+no_bus expect_rc "no bus: unmonitor with a bad path" 2 unmonitor /
+no_bus expect_rc "no bus: status --json pretty" 2 status --json pretty
+expect_err_contains "... says the mode needs '='" "did you mean --json=pretty?"
+no_bus expect_rc "no bus: good arguments get as far as the bus" 5 set-limit /x 64M
+expect_err_contains "... and fail there" "Failed to connect to the system bus"
+
+# --- memcg-notify's command line -----------------------------------------
+
+if [ -x "${MEMCG_NOTIFY_BIN:-}" ]; then
+        mkdir -p "$BUS_TMP/notify-config"
+        # notify ARGS...: memcg-notify with no session bus (it exits 1 once
+        # its command line is taken) and an empty configuration; sets RC
+        # and ERR (its log goes to stderr).
+        notify() {
+                DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent XDG_CONFIG_HOME="$BUS_TMP/notify-config" \
+                        timeout 10 "$MEMCG_NOTIFY_BIN" "$@" </dev/null >"$BUS_TMP/notify.out" 2>"$BUS_TMP/notify.err"
+                RC=$?
+                ERR=$(cat "$BUS_TMP/notify.err")
+        }
+        for iv in -1 -5 86401 abc ""; do
+                notify --limit-interval="$iv"
+                assert_eq "memcg-notify --limit-interval='$iv' is a usage error" 2 "$RC"
+                expect_err_contains "... naming the value and the range" "--limit-interval=$iv: seconds from 0 to 86400"
+        done
+        notify -p relative
+        assert_eq "memcg-notify -p with a relative path is a usage error" 2 "$RC"
+        expect_err_contains "... saying why" "--prefix=relative: a cgroup path starts with /"
+        notify -p /ok -p ""
+        assert_eq "memcg-notify with an empty -p is a usage error" 2 "$RC"
+        notify -v -p /user.slice/ -p "/a//" -i 0
+        assert_eq "memcg-notify with good options gets as far as the session bus" 1 "$RC"
+        expect_err_contains "... taking -p as Prefix= is taken (trailing '/' dropped) and -i 0" \
+                "Following cgroups under /user.slice, /a; minimum urgency low; limit changes at most every 0 s"
+        printf '[Notify]\nPrefix=/user.slice/;/a//\n' >"$BUS_TMP/notify-config/memcg-notify.conf"
+        notify -v
+        expect_err_contains "... the same as Prefix= in the file" "Following cgroups under /user.slice, /a;"
+        rm "$BUS_TMP/notify-config/memcg-notify.conf"
+        notify --version
+        assert_eq "memcg-notify --version exits 0" 0 "$RC"
+        assert_contains "... naming the program" "$(cat "$BUS_TMP/notify.out")" "memcg-notify "
+else
+        say "memcg-notify not built: its command line checks are left out"
+fi
 
 bus_finish

@@ -57,7 +57,7 @@ fi
 
 expect_rc "oom-policy A while it waits" 0 oom-policy "$A"
 assert_eq "... still prints the policy alone on stdout" freeze "$OUT"
-[[ "$ERR" =~ ^$A:\ freeze,\ waiting\ for\ a\ decision\ \(([0-9]+s|[0-9]+min( [0-9]+s)?)\ left\)\.\ Decide\ with\ \'memcgctl\ resolve\ $A\ raise\ SIZE\|kill-largest\|kill-all\'\.$ ]] &&
+[[ "$ERR" =~ ^$A:\ freeze,\ waiting\ for\ a\ decision\ \(([0-9]+s|[0-9]+min( [0-9]+s)?)\ left\)\.\ Decide\ with:\ memcgctl\ resolve\ $A\ raise\ SIZE\ \(or\ kill-largest,\ or\ kill-all\)$ ]] &&
         pass "... and says on stderr that it waits ($ERR)" || fail "... and says on stderr that it waits" "$ERR"
 expect_rc "oom-policy A --json while it waits" 0 oom-policy "$A" --json
 assert_eq "... oom_waiting true" true "$(jqv .oom_waiting)"

@@ -171,6 +171,75 @@ static void messages_are_flattened_to_one_line(void **state) {
         assert_string_equal(flatten_line(s), "first second third ");
 }
 
+static void c1_controls_are_flattened_too(void **state) {
+        /* U+009B (CSI in one character), then a plain "é" that stays. */
+        char s[] = "a\xc2\x9b" "b \xc3\xa9";
+
+        assert_string_equal(flatten_line(s), "a  b \xc3\xa9");
+}
+
+static char *escaped(const char *s, void (*fn)(const char *s, FILE *f)) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        assert_non_null(f);
+        fn(s, f);
+        fclose(f);
+        return buf;
+}
+
+#define assert_escaped(fn, in, out)                      \
+        do {                                             \
+                char *_e = escaped(in, fn);              \
+                assert_string_equal(_e, out);            \
+                free(_e);                                \
+        } while (0)
+
+static void terminal_controls_in_names_are_escaped(void **state) {
+        char *e;
+
+        /* The process name of the review: colour and carriage return. */
+        assert_escaped(fputs_escaped, "ok\x1b[31mRED\rX", "ok\\x1b[31mRED\\x0dX");
+        assert_escaped(fputs_escaped, "tab\tnl\ndel\x7f", "tab\\x09nl\\x0adel\\x7f");
+        /* C1 controls: both bytes of U+009B. */
+        assert_escaped(fputs_escaped, "/a\xc2\x9b" "b", "/a\\xc2\\x9bb");
+        /* Bytes that are not UTF-8: a stray continuation, a lone lead
+         * byte, an overlong '/', a surrogate. */
+        assert_escaped(fputs_escaped, "x\x80y\xc3", "x\\x80y\\xc3");
+        assert_escaped(fputs_escaped, "\xc0\xaf", "\\xc0\\xaf");
+        assert_escaped(fputs_escaped, "\xed\xa0\x80", "\\xed\\xa0\\x80");
+        /* Printable text stays as it is, backslashes and UTF-8 too. */
+        assert_escaped(fputs_escaped, "/system.slice/getty\\x2dx \xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xa7",
+                       "/system.slice/getty\\x2dx \xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xa7");
+        assert_escaped(fputs_escaped, "", "");
+
+        e = escape_text("a\x1b");
+        assert_string_equal(e, "a\\x1b");
+        free(e);
+}
+
+static void shell_words_can_be_pasted(void **state) {
+        assert_escaped(fputs_shell_word, "/machine.slice/vm1", "/machine.slice/vm1");
+        assert_escaped(fputs_shell_word, "/user.slice/user-1000.slice/app@x:1,2%=+",
+                       "/user.slice/user-1000.slice/app@x:1,2%=+");
+        assert_escaped(fputs_shell_word, "/rv gui", "'/rv gui'");
+        assert_escaped(fputs_shell_word, "/it's $HOME `x` *", "'/it'\\''s $HOME `x` *'");
+        assert_escaped(fputs_shell_word, "/caf\xc3\xa9", "'/caf\xc3\xa9'");
+        assert_escaped(fputs_shell_word, "", "''");
+        /* What a terminal would obey goes into $'...' as \xNN. */
+        assert_escaped(fputs_shell_word, "/a\xc2\x9b'b\\", "$'/a\\xc2\\x9b\\'b\\\\'");
+}
+
+static void pressure_levels_have_names(void **state) {
+        assert_string_equal(pressure_level_name(0), "none");
+        assert_string_equal(pressure_level_name(50), "low");
+        assert_string_equal(pressure_level_name(100), "medium");
+        assert_string_equal(pressure_level_name(255), "critical");
+        assert_null(pressure_level_name(1));
+        assert_null(pressure_level_name(254));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(sizes_print_like_systemctl),
@@ -183,6 +252,10 @@ int main(void) {
                 cmocka_unit_test(exit_status_follows_the_error_name),
                 cmocka_unit_test(exit_status_without_a_name_follows_errno),
                 cmocka_unit_test(messages_are_flattened_to_one_line),
+                cmocka_unit_test(c1_controls_are_flattened_too),
+                cmocka_unit_test(terminal_controls_in_names_are_escaped),
+                cmocka_unit_test(shell_words_can_be_pasted),
+                cmocka_unit_test(pressure_levels_have_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
