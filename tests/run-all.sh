@@ -51,12 +51,27 @@ run() {
         fi
         # A log of its own a run (the bench run shares the normal build's
         # directory and would overwrite its log).
-        meson test -C "$dir" --print-errorlogs --no-rebuild --logbase "testlog-$name" "${suites[@]}"
         local log="$dir/meson-logs/testlog-$name.json"
-        local p f s
+        local p f s mrc
+        rm -f "$log"
+        meson test -C "$dir" --print-errorlogs --no-rebuild --logbase "testlog-$name" "${suites[@]}"
+        mrc=$?
+        if [ ! -s "$log" ]; then
+                # No log, no count: that is a failure, not zero tests.
+                echo "--- the $name run wrote no test log ($log; meson test exit status $mrc)"
+                failed_runs+=("$name: no test log (meson test exit status $mrc)")
+                total_fail=$((total_fail + 1))
+                return
+        fi
         p=$(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$log")
         f=$(jq -s '[.[] | select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP")] | length' "$log")
         s=$(jq -s '[.[] | select(.result == "SKIP")] | length' "$log")
+        if [ "$mrc" -ne 0 ] && [ "$f" -eq 0 ]; then
+                # meson failed without a failed test in the log (a test
+                # that could not be started, an interrupted run).
+                echo "--- meson test exited $mrc in the $name build with no failed test in its log"
+                f=1
+        fi
         if [ "$s" -gt 0 ]; then
                 echo "--- skipped in the $name build:"
                 jq -rs '.[] | select(.result == "SKIP") | "    \(.name): \(.stdout | split("\n") | map(select(test("SKIP|skip"))) | .[0] // "see log")"' "$log"

@@ -113,7 +113,7 @@ if mount --bind "$BUS_TMP/plain" "$MEMCG_ROOT$MNT" 2>/dev/null; then
         if is_listed "$IDLE"; then fail "the symlinks were not followed: $IDLE is not monitored"; else pass "the symlinks were not followed: $IDLE is not monitored"; fi
         umount "$MEMCG_ROOT$MNT"
 else
-        say "SKIP: cannot bind-mount here; no non-memcg directory / symlink inside the hierarchy"
+        skip_part "cannot bind-mount here; no non-memcg directory / symlink inside the hierarchy"
 fi
 
 say "== limits"

@@ -129,7 +129,9 @@ if [ -f "$DEST$UNIT" ]; then
                 # Missing ExecStart binary is expected in a destdir; report only syntax errors.
                 sa=$(systemd-analyze verify "$DEST$UNIT" 2>&1 | grep -vE 'Command .* is not executable|No such file|Failed to prepare|Unit .* not found|System has not been booted|Failed to (connect|initialize)' )
                 if [ -z "$sa" ]; then pass "unit: systemd-analyze verify reports nothing"; else
-                        say "NOTE: systemd-analyze verify: $sa"; fi
+                        fail "unit: systemd-analyze verify reports nothing" "$sa"; fi
+        else
+                skip_part "no systemd-analyze: the unit is not verified"
         fi
 fi
 if [ -f "$DEST$CONF" ]; then
@@ -185,10 +187,21 @@ if [ -f "$DEST$CFG" ]; then
         check "config: has a [Manager] group (or documents it)" grep -qE '^#? *\[Manager\]' "$DEST$CFG"
         check "config: documents Budget=" grep -qE '^#? *Budget=' "$DEST$CFG"
         check "config: has a [Limits] group (or documents it)" grep -qE '^#? *\[Limits\]' "$DEST$CFG"
-        # The installed config must be accepted by the installed daemon.
+        # The installed config must be accepted by the installed daemon: it
+        # starts with it (--no-bus, nothing monitored) and stops cleanly.
         if [ "$(id -u)" = 0 ] && [ -n "$(bus_find_memcg_root)" ]; then
-                "$DEST$BIN" --help >/dev/null 2>&1 && pass "the installed daemon runs (--help)" ||
-                        fail "the installed daemon runs (--help)" "$("$DEST$BIN" --help 2>&1 | tail -n 3)"
+                "$DEST$BIN" --no-bus --config="$DEST$CFG" --state-directory="$BUS_TMP/installed-state" \
+                        >"$BUS_TMP/installed.out" 2>&1 &
+                ipid=$!
+                sleep 1
+                kill -TERM "$ipid" 2>/dev/null
+                wait "$ipid"; irc=$?
+                if [ "$irc" -eq 0 ] && ! grep -qiE 'error|invalid|unknown' "$BUS_TMP/installed.out"; then
+                        pass "the installed daemon starts with the installed config and stops with status 0"
+                else
+                        fail "the installed daemon starts with the installed config and stops with status 0" \
+                                "status $irc: $(tail -n 3 "$BUS_TMP/installed.out")"
+                fi
         fi
 fi
 

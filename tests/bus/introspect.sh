@@ -61,21 +61,11 @@ property RequestedChunks t read false
 property Requests t read false
 EOF
 
-contract_lines() {
-        local line
-        while IFS= read -r line; do
-                case "$line" in
-                PASS:*) pass "${line#PASS: }" ;;
-                FAIL:*) fail "${line#FAIL: }" ;;
-                *) say "$line" ;;
-                esac
-        done
-}
 
 say "== the manager object /org/memcgd1"
 busctl introspect --xml-interface "$BUS_NAME" "$BUS_MANAGER" >"$BUS_TMP/manager.xml" ||
         die "busctl introspect $BUS_NAME $BUS_MANAGER failed"
-contract_lines < <("$PYTHON" "$BUS_HERE/busjson.py" contract "$BUS_TMP/manager.xml" "$BUS_TMP/manager.spec")
+relay_checks "the manager's contract" "$PYTHON" "$BUS_HERE/busjson.py" contract "$BUS_TMP/manager.xml" "$BUS_TMP/manager.spec"
 
 say "== a per-cgroup object"
 memcg_create introspect
@@ -84,7 +74,7 @@ obj=$(jget data.0 <<<"$out")
 assert_eq "Monitor returns /org/memcgd1/cgroup/<sd_bus_path_encode(path)>" "$(object_path_of "$MEMCG")" "$obj"
 busctl introspect --xml-interface "$BUS_NAME" "$obj" >"$BUS_TMP/cgroup.xml" ||
         die "busctl introspect $BUS_NAME $obj failed"
-contract_lines < <("$PYTHON" "$BUS_HERE/busjson.py" contract "$BUS_TMP/cgroup.xml" "$BUS_TMP/cgroup.spec")
+relay_checks "a cgroup's contract" "$PYTHON" "$BUS_HERE/busjson.py" contract "$BUS_TMP/cgroup.xml" "$BUS_TMP/cgroup.spec"
 
 say "== a reclaimer object (issue 5)"
 RECLAIMER_XML=
@@ -97,7 +87,7 @@ if [ -x "${MEMCGD_TEST_RECLAIMER:-}" ]; then
                 robj=$(awk '/^ready/ { print $2 }' "$BUS_TMP/reclaimer.out")
                 busctl introspect --xml-interface "$BUS_NAME" "$robj" >"$BUS_TMP/reclaimer.xml" ||
                         die "busctl introspect $BUS_NAME $robj failed"
-                contract_lines < <("$PYTHON" "$BUS_HERE/busjson.py" contract "$BUS_TMP/reclaimer.xml" "$BUS_TMP/reclaimer.spec")
+                relay_checks "a reclaimer's contract" "$PYTHON" "$BUS_HERE/busjson.py" contract "$BUS_TMP/reclaimer.xml" "$BUS_TMP/reclaimer.spec"
                 RECLAIMER_XML=$BUS_TMP/reclaimer.xml
         else
                 fail "a reclaimer registers for the introspection" "$(cat "$BUS_TMP/reclaimer.out")"

@@ -267,7 +267,9 @@ wait_for "timeout kill" 45 gone "$CHILD"
 waited=$((SECONDS - t0))
 wait "$CHILD" 2>/dev/null; rc=$?
 assert_eq "no decision: the child was killed (SIGKILL)" 137 "$rc"
-if [ "$waited" -le 6 ]; then pass "... after the 2 s timeout ($waited s)"; else fail "... after the 2 s timeout" "it took $waited s"; fi
+# What tells the configured 2 s from the default 30 s, with room for a
+# busy machine: under 20 s.
+if [ "$waited" -lt 20 ]; then pass "... after the 2 s timeout, not the default 30 s ($waited s)"; else fail "... after the 2 s timeout, not the default 30 s" "it took $waited s"; fi
 if wait_signal 5 TasksKilled "$T" $'\ttimeout$'; then
         line=$(signals TasksKilled "$T" | grep $'\ttimeout$' | head -n 1)
         if names_pid "$line" "$CHILD"; then pass "TasksKilled($T, [$CHILD, ...], timeout)"; else fail "TasksKilled($T, ..., timeout) names $CHILD" "$line"; fi
@@ -360,10 +362,14 @@ check "$R2 is listed after the restart (ListMonitored)" is_listed "$R2"
 assert_eq "$R2 keeps its policy freeze (OomPolicy)" freeze "$(cg_prop "$R2" OomPolicy)"
 # The re-adopted cgroup waits again (and announces it), or its tasks run:
 # either way the child must not stay asleep.
-if expect_frozen "re-adopt" "$R2" "$CHILD" 2 >/dev/null; then
+# (Not expect_frozen: it fails the test when none comes, and either
+# outcome is right here.)
+frozen_count() { signals Oom "$R2" | awk -F'\t' '$2 == "frozen"' | wc -l; }
+for _ in $(seq 50); do [ "$(frozen_count)" -ge 2 ] && break; sleep 0.2; done
+if [ "$(frozen_count)" -ge 2 ]; then
         pass "the restarted memcgd announced the waiting cgroup again (Oom frozen)"
 else
-        say "note: no second Oom frozen after the restart"
+        say "note: no second Oom frozen within 10 s of the restart"
 fi
 t0=$SECONDS
 if not_stuck "$CHILD" 45; then
@@ -376,8 +382,10 @@ if not_stuck "$CHILD" 45; then
                 ;;
         *) pass "the re-adopted cgroup is not left stuck: the child $NOT_STUCK ($waited s after the restart)" ;;
         esac
-        if [ "$waited" -gt 8 ]; then
-                fail "... within the DecisionTimeout=3s of the restarted memcgd's --config" "it took $waited s"
+        # 3 s configured against the default 30 s: under 20 s tells them
+        # apart on a busy machine too.
+        if [ "$waited" -ge 20 ]; then
+                fail "... within the DecisionTimeout=3s of the restarted memcgd's --config, not the default 30 s" "it took $waited s"
         fi
 else
         fail "the re-adopted cgroup is not left stuck" "the child $CHILD is still in state D $((SECONDS - t0)) s after the restart" \

@@ -21,13 +21,7 @@ THRASH_MIB=90
 QUIET=3
 
 # The private bus also takes the LowMemoryMonitor policy of the build.
-eval "orig_$(declare -f bus_write_config)"
-bus_write_config() {
-        orig_bus_write_config "$@"
-        local lmm=${MEMCGD_BUILD_ROOT:-/nonexistent}/dbus/org.freedesktop.LowMemoryMonitor-memcgd.conf
-        [ -f "$lmm" ] || lmm=${MEMCGD_SOURCE_ROOT:-/nonexistent}/dbus/org.freedesktop.LowMemoryMonitor-memcgd.conf
-        sed -i "s|</busconfig>|  <include>$lmm</include>\n</busconfig>|" "$BUS_TMP/bus.conf"
-}
+BUS_LMM_POLICY=1
 
 BUS_NO_DAEMON=1 bus_setup
 printf '[Pressure]\nQuietTime=%ss\nLowMemoryMonitor=yes\n' "$QUIET" >>"$BUS_TMP/memcgd.conf"
@@ -109,7 +103,7 @@ if [ -d "$MEMCG_UNIFIED" ] && mkdir "$MEMCG_UNIFIED$MEMCG" 2>/dev/null && [ -e "
         grep -q "$MEMCG: pressure from psi" "$BUS_TMP/memcgd.log" && pass "psi: the source was the unified twin's memory.pressure ($(grep -o "$MEMCG: pressure from psi.*" "$BUS_TMP/memcgd.log"))" ||
                 fail "psi: the source was the unified twin's memory.pressure" "$(grep 'pressure from' "$BUS_TMP/memcgd.log")"
 else
-        say "SKIP: no unified hierarchy with memory.pressure here"
+        skip_part "no unified hierarchy with memory.pressure here (the PSI case)"
 fi
 
 say "== org.freedesktop.LowMemoryMonitor"
@@ -144,7 +138,7 @@ if grep -q "Publishing host memory pressure" "$BUS_TMP/memcgd.log"; then
                 wait "$THRASH_PID" 2>/dev/null
                 while read -r p; do kill "$p" 2>/dev/null; done <"$MEMCG_DIR/cgroup.procs"
         else
-                say "SKIP: GMemoryMonitor program not built (no gio)"
+                skip_part "GMemoryMonitor program not built (no gio)"
         fi
         n=$("$PYTHON" "$BUS_HERE/busjson.py" signals "$BUS_TMP/lmm.jsonl" LowMemoryWarning 2>/dev/null | wc -l)
         assert_u64 "LowMemoryWarning signals on /org/freedesktop/LowMemoryMonitor" "$n" -gt 0

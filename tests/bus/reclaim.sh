@@ -25,13 +25,7 @@ out=$(mgr root Monitor st "$CG" $((64 * 1048576))) || die "Monitor $CG failed" "
 pass "Monitor $CG at 64 MiB with a 128 MiB budget"
 
 say "== bad input, on one connection"
-while IFS= read -r line; do
-        case "$line" in
-        PASS:*) pass "${line#PASS: }" ;;
-        FAIL:*) fail "${line#FAIL: }" ;;
-        *) say "$line" ;;
-        esac
-done < <("$MEMCGD_TEST_RECLAIMER" --cgroup="$CG" --bad-input=10000 2>&1)
+relay_checks "bad input from a reclaimer client" "$MEMCGD_TEST_RECLAIMER" --cgroup="$CG" --bad-input=10000
 
 say "== authorization"
 # The unprivileged user, not in the cgroup, needs org.memcgd1.reclaim

@@ -338,8 +338,9 @@ wait "$watchall_PID" "$watchallpretty_PID"
 # --- help ---------------------------------------------------------------
 
 expect_rc "--help" 0 --help
+undocumented=()
 for verb in monitor unmonitor set-limit status list watch oom-policy resolve; do
-        grep -qE "^  $verb" <<<"$OUT" || fail "--help documents $verb" "$OUT"
+        grep -qE "^  $verb" <<<"$OUT" || undocumented+=("$verb")
 done
 missing=()
 for signal in LimitChanged Oom TasksKilled BudgetExhausted MonitorStopped Pressure ReclaimRequested LowMemoryWarning; do
@@ -349,9 +350,9 @@ assert_eq "--help names every signal watch decodes" "" "${missing[*]}"
 grep -qi infinity <<<"$(sed -n '/^SIZE is/,/^$/p' <<<"$OUT" | head -n 2)" &&
         fail "--help no longer offers 'infinity' as a SIZE" "$OUT" || pass "--help no longer offers 'infinity' as a SIZE"
 for code in 0 1 2 3 4 5 6; do
-        grep -qE "^  $code  " <<<"$OUT" || fail "--help documents exit status $code" "$OUT"
+        grep -qE "^  $code  " <<<"$OUT" || undocumented+=("exit status $code")
 done
-pass "--help documents every command and exit status 0-6"
+assert_eq "--help documents every command and exit status 0-6" "" "${undocumented[*]}"
 expect_rc "--version" 0 --version
 assert_contains "--version names the program" "$OUT" "memcgctl "
 

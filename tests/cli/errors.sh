@@ -167,7 +167,7 @@ if command -v script >/dev/null; then
         assert_eq "interactive authorization is allowed from a terminal only (flags: tty, tty --no-ask-password, no tty)" \
                 "4 0 0" "$(jq -r .flags "$BUS_TMP/calls.jsonl" | while read -r f; do echo $((f & 4)); done | tr '\n' ' ' | sed 's/ $//')"
 else
-        say "script(1) missing: the terminal check is left out"
+        skip_part "script(1) missing: the terminal check is left out"
 fi
 
 # With a polkit rule granting set-limit the same call goes through: the
@@ -253,7 +253,7 @@ if [ -x "${MEMCG_NOTIFY_BIN:-}" ]; then
         assert_eq "memcg-notify --version exits 0" 0 "$RC"
         assert_contains "... naming the program" "$(cat "$BUS_TMP/notify.out")" "memcg-notify "
 else
-        say "memcg-notify not built: its command line checks are left out"
+        skip_part "memcg-notify not built: its command line checks are left out"
 fi
 
 bus_finish

@@ -14,6 +14,7 @@ TMP=$(mktemp -d /tmp/memcgd-test-nobus-XXXXXX)
 ROOT=$TMP/root
 MIB=1048576
 FAILED=0
+PART_SKIPPED=
 
 cleanup() {
         [ -n "${NB_PID:-}" ] && kill "$NB_PID" 2>/dev/null
@@ -190,7 +191,8 @@ if [ -r "$RO_ATTR" ] && ! (echo 1 >"$RO_ATTR") 2>/dev/null; then
                 fail "no restore and stopped lines for /c at exit; read: ${LINES[*]}"
         fi
 else
-        echo "skip: no read-only numeric sysfs attribute ($RO_ATTR) to make a write fail"
+        PART_SKIPPED="no read-only numeric sysfs attribute ($RO_ATTR) to make a write fail: the asynchronous failure and the restore at exit are not checked"
+        echo "SKIP (part): $PART_SKIPPED"
 fi
 
 bad=0
@@ -203,4 +205,8 @@ else
         fail "$bad of ${#LINES[@]} lines are not event lines: ${LINES[*]}"
 fi
 
+if [ "$FAILED" = 0 ] && [ -n "$PART_SKIPPED" ]; then
+        echo "SKIP: $PART_SKIPPED"
+        exit 77
+fi
 exit $FAILED

@@ -84,6 +84,10 @@ def main():
                         problems.append(f"log line {n}: {cg}: memory.high '{value}' is not high_from_max({m}) = {high_from_max(m)}")
 
     summary = ", ".join(f"{k} {v}" for k, v in sorted(injected.items())) or "none"
+    if writes == 0:
+        # Nothing traced is no proof of order: the shim's trace is off,
+        # or the log is not the daemon's.
+        problems.append(f"no limit write of a cgroup below {root} was traced in {log}")
     if problems:
         for p in problems:
             print(p)

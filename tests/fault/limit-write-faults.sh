@@ -154,8 +154,10 @@ say "== short writes on memory.high and memory.max"
 # What matters: the service never takes it for success, says so, and
 # puts the limits right once it can.
 inject_arm "memory.high:short:1"
-if mgr root Monitor st /c5 $((64 * MIB)) >/dev/null; then pass "Monitor(/c5) with a short memory.high write answers (success: max was written)"; else
-        pass "Monitor(/c5) with a short memory.high write answers with an error ($(cat "$BUS_TMP/last.err"))"; fi
+# max was written whole: the limit holds, so the Monitor succeeds (the
+# worker's write_limits() logs the high line's failure and goes on).
+if mgr root Monitor st /c5 $((64 * MIB)) >/dev/null; then pass "Monitor(/c5) with a short memory.high write succeeds (max was written)"; else
+        fail "Monitor(/c5) with a short memory.high write succeeds (max was written)" "$(cat "$BUS_TMP/last.err")"; fi
 assert_eq "one short write injected" 1 "$(inject_count short)"
 check "memcgd is still serving" memcgd_serves
 h=$(fake_read /c5 memory.high)

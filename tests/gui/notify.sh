@@ -119,7 +119,8 @@ memcgd_start
 wait_for "memcg-notify follows the new memcgd" "$BUS_WAIT" \
         bash -c '[ "$(grep -c "Following memcgd" "$1")" -ge 2 ]' _ "$BUS_TMP/notify.log" ||
         fail "memcg-notify follows memcgd after a restart" "$(cat "$BUS_TMP/notify.log")"
-grep -q 'memcgd is not running' "$BUS_TMP/notify.log" && pass "memcg-notify noticed memcgd stopping and coming back"
+if grep -q 'memcgd is not running' "$BUS_TMP/notify.log"; then pass "memcg-notify noticed memcgd stopping and coming back"; else
+        fail "memcg-notify noticed memcgd stopping and coming back" "$(tail -n 5 "$BUS_TMP/notify.log")"; fi
 
 memcg_create gui
 CG=$MEMCG

@@ -111,7 +111,11 @@ for g in ("@privileged", "@resources"):
     print(f"IN {g} " + " ".join(sorted(used & expand(g))))
 EOPY
 outside=$(sed -n 's/^OUTSIDE //p' "$BUS_TMP/check.out")
-if grep -q NOFILTER "$BUS_TMP/check.out"; then
+# A daemon that monitors, grows and serves the bus makes dozens of
+# different system calls: a handful means the trace was not read.
+if [ "$(wc -l <"$BUS_TMP/used")" -lt 30 ]; then
+        fail "strace's output parses into the system calls memcgd made" "only $(wc -l <"$BUS_TMP/used"): $(tr '\n' ' ' <"$BUS_TMP/used")"
+elif grep -q NOFILTER "$BUS_TMP/check.out"; then
         fail "the unit has a SystemCallFilter= allow-list"
 elif [ -z "$outside" ]; then
         pass "all $(wc -l <"$BUS_TMP/used") system calls memcgd made are in the unit's SystemCallFilter="

@@ -505,7 +505,10 @@ static void test_storm(const char *root) {
                 samples++;
                 if (ms > worst_ms)
                         worst_ms = ms;
-                if (mono_usec() - t0 > 120 * 1000000ULL)
+                /* A bound on the wait, not a speed target: the kernel's
+                 * pace (~15 kills/s, 1,000 in ~67 s here) halves on a
+                 * loaded machine; the test's meson timeout is 400 s. */
+                if (mono_usec() - t0 > 220 * 1000000ULL)
                         break;
         }
         double secs = (mono_usec() - t0) / 1e6;

@@ -180,8 +180,15 @@ int main(void) {
                 if (getenv("KT_PRESSURE_TWIN") && strcmp(getenv("KT_PRESSURE_TWIN"), "1") == 0) {
                         snprintf(twin, sizeof(twin), "/sys/fs/cgroup/unified%s", cg_rel);
                         use_twin = mkdir(twin, 0755) == 0 || errno == EEXIST;
-                        if (!use_twin)
-                                printf("note: no unified twin %s: %s\n", twin, strerror(errno));
+                        if (!use_twin) {
+                                /* This variant is PSI of the twin: without
+                                 * one it would only repeat the v1 test. */
+                                printf("SKIP: no unified twin %s (a hybrid host's /sys/fs/cgroup/unified): %s\n", twin,
+                                       strerror(errno));
+                                remove_memcg(engine_root(e), cg_abs);
+                                engine_free(e);
+                                return 77;
+                        }
                 }
         }
 
