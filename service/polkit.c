@@ -77,6 +77,15 @@ static char **details_copy(const char *const *details) {
         return g_strdupv((char **) (details ?: (const char *const[]) { NULL }));
 }
 
+/* What a denial names: the action and, when the details carry one, the
+ * cgroup it was asked for ("org.memcgd1.monitor on cgroup '/a/b'"). */
+static char *subject_of(const char *action, const char *const *details) {
+        for (const char *const *d = details; d && d[0] && d[1]; d += 2)
+                if (streq(d[0], "cgroup"))
+                        return g_strdup_printf("%s on cgroup '%s'", action, d[1]);
+        return g_strdup(action);
+}
+
 static bool details_equal(char **a, const char *const *b) {
         static const char *const empty[] = { NULL };
         return g_strv_equal((const char *const *) a, b ?: empty);
@@ -106,35 +115,35 @@ static int on_check_authorization_reply(sd_bus_message *reply, void *userdata, s
 /* Turns polkit's answer into the verdict: 1 allowed, negative errno with
  * *error denied. */
 static int verdict_from_reply(PolkitQuery *q, sd_bus_error *error) {
+        g_autofree char *subject = subject_of(q->action, (const char *const *) q->details);
         int authorized = 0, challenge = 0, r;
 
         if (sd_bus_message_is_method_error(q->reply, NULL)) {
                 const sd_bus_error *e = sd_bus_message_get_error(q->reply);
 
                 log_warning("polkit could not check %s for %s (%s: %s), denying",
-                            q->action, strna_sender(q->request), e->name, e->message ?: "");
+                            subject, strna_sender(q->request), e->name, e->message ?: "");
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Authorization for %s could not be checked: polkit failed (%s).",
-                                         q->action, e->name);
+                                         subject, e->name);
         }
 
         r = sd_bus_message_enter_container(q->reply, 'r', "bba{ss}");
         if (r >= 0)
                 r = sd_bus_message_read(q->reply, "bb", &authorized, &challenge);
         if (r < 0) {
-                log_warning("polkit sent an unreadable answer for %s: %s, denying", q->action, strerror(-r));
+                log_warning("polkit sent an unreadable answer for %s: %s, denying", subject, strerror(-r));
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "Authorization for %s could not be checked: unreadable polkit answer.",
-                                         q->action);
+                                         subject);
         }
 
         if (authorized)
                 return 1;
         if (challenge && !q->interactive)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                                         "Interactive authentication is required for %s.", q->action);
-        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 "Not authorized to perform %s.", q->action);
+                                         "Interactive authentication is required for %s.", subject);
+        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized to perform %s.", subject);
 }
 
 static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *action,
@@ -146,9 +155,11 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
         PolkitQuery *q;
         int r;
 
-        if (!sender)
+        if (!sender) {
+                g_autofree char *subject = subject_of(action, details);
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Caller without a bus name cannot be authorized for %s.", action);
+                                         "Caller without a bus name cannot be authorized for %s.", subject);
+        }
 
         r = sd_bus_message_new_method_call(bus, &pk, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
@@ -186,10 +197,11 @@ static int start_query(PolkitRegistry *reg, sd_bus_message *call, const char *ac
         r = sd_bus_call_async(bus, &q->slot, pk, on_check_authorization_reply, q,
                               interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : 0);
         if (r < 0) {
+                g_autofree char *subject = subject_of(action, details);
                 polkit_query_free(q);
-                log_warning("Failed to ask polkit about %s for %s: %s, denying", action, sender, strerror(-r));
+                log_warning("Failed to ask polkit about %s for %s: %s, denying", subject, sender, strerror(-r));
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Authorization for %s could not be checked: polkit unreachable.", action);
+                                         "Authorization for %s could not be checked: polkit unreachable.", subject);
         }
 
         g_hash_table_insert(reg->queries, call, q);
@@ -245,10 +257,11 @@ int polkit_check(PolkitRegistry *reg, sd_bus_message *call, const char *action,
 
                 /* A verdict is only good for what was asked. */
                 if (!streq(q->action, action) || !details_equal(q->details, details)) {
-                        log_warning("Authorization verdict for %s reused for %s, denying", q->action, action);
+                        g_autofree char *subject = subject_of(action, details);
+                        log_warning("Authorization verdict for %s reused for %s, denying", q->action, subject);
                         g_hash_table_remove(reg->queries, call);
                         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                                 "Not authorized to perform %s.", action);
+                                                 "Not authorized to perform %s.", subject);
                 }
 
                 r = verdict_from_reply(q, error);

@@ -44,10 +44,10 @@ as_user busctl --json=short get-property "$BUS_NAME" "$(object_path_of "$CG_ROOT
 as_user busctl introspect "$BUS_NAME" "$BUS_MANAGER" >/dev/null 2>&1 && pass "user: introspect" || fail "user: introspect"
 
 say "== user $BUS_USER may change nothing (no rule; without logind polkit gives only allow_any = no)"
-expect_error "user: Monitor is denied" "$DENIED" "" user Monitor "string:$CG_USER" uint64:$((64 * MIB))
-expect_error "user: Unmonitor is denied" "$DENIED" "" user Unmonitor "string:$CG_ROOT"
-expect_error "user: SetInitialLimit on a monitored cgroup is denied" "$DENIED" "" user SetInitialLimit "string:$CG_ROOT" uint64:$((96 * MIB))
-expect_error "user: SetInitialLimit on an unmonitored cgroup is denied" "$DENIED" "" user SetInitialLimit "string:$CG_USER" uint64:$((96 * MIB))
+expect_error "user: Monitor is denied" "$DENIED" "cgroup '$CG_USER'" user Monitor "string:$CG_USER" uint64:$((64 * MIB))
+expect_error "user: Unmonitor is denied" "$DENIED" "cgroup '$CG_ROOT'" user Unmonitor "string:$CG_ROOT"
+expect_error "user: SetInitialLimit on a monitored cgroup is denied" "$DENIED" "cgroup '$CG_ROOT'" user SetInitialLimit "string:$CG_ROOT" uint64:$((96 * MIB))
+expect_error "user: SetInitialLimit on an unmonitored cgroup is denied" "$DENIED" "cgroup '$CG_USER'" user SetInitialLimit "string:$CG_USER" uint64:$((96 * MIB))
 # busctl sets ALLOW_INTERACTIVE_AUTHORIZATION: still no (no agent, no session).
 if as_user busctl call "$BUS_NAME" "$BUS_MANAGER" "$BUS_IFACE" Monitor st "$CG_USER" $((64 * MIB)) >/dev/null 2>&1; then
         fail "user: Monitor with interactive authorization allowed is still denied"
@@ -72,7 +72,7 @@ out=$(mgr user Monitor st "$CG_USER" $((64 * MIB))) && pass "user with the rule:
         fail "user with the rule: Monitor" "$(cat "$BUS_TMP/last.err")"
 assert_eq "user with the rule: Monitor returned the object" "$(object_path_of "$CG_USER")" "$(jget data.0 <<<"$out" 2>/dev/null)"
 assert_eq "user with the rule: the limit was written" $((64 * MIB)) "$(memcg_limit "$CG_USER")"
-expect_error "user with the rule: SetInitialLimit (org.memcgd1.set-limit) is still denied" "$DENIED" "" \
+expect_error "user with the rule: SetInitialLimit (org.memcgd1.set-limit) is still denied" "$DENIED" "org.memcgd1.set-limit on cgroup '$CG_USER'" \
         user SetInitialLimit "string:$CG_USER" uint64:$((96 * MIB))
 assert_limit_kept "the denied SetInitialLimit changed nothing" "$CG_USER" $((64 * MIB))
 mgr user Unmonitor s "$CG_USER" >/dev/null && pass "user with the rule: Unmonitor" ||
@@ -83,19 +83,19 @@ mgr user Monitor st "$CG_USER" $((64 * MIB)) >/dev/null && pass "user with the r
 
 say "== the rule removed: a verdict is not kept"
 if polkit_remove_rule "$RULE"; then pass "polkitd reloaded without the rule"; else fail "polkitd reloaded without the rule"; fi
-expect_error "user after the rule went: Monitor is denied" "$DENIED" "" user Monitor "string:$CG_OTHER" uint64:$((64 * MIB))
-expect_error "user after the rule went: Unmonitor is denied" "$DENIED" "" user Unmonitor "string:$CG_USER"
+expect_error "user after the rule went: Monitor is denied" "$DENIED" "cgroup '$CG_OTHER'" user Monitor "string:$CG_OTHER" uint64:$((64 * MIB))
+expect_error "user after the rule went: Unmonitor is denied" "$DENIED" "cgroup '$CG_USER'" user Unmonitor "string:$CG_USER"
 check "$CG_USER is still monitored" is_listed "$CG_USER"
 
 say "== polkitd stopped: denied, and root is still served"
 polkit_stop
 check "org.freedesktop.PolicyKit1 is gone from the bus" bash -c '! busctl --quiet status org.freedesktop.PolicyKit1 >/dev/null 2>&1'
 t0=$(date +%s%N)
-expect_error "user without polkitd: Monitor is denied" "$DENIED" "" user Monitor "string:$CG_OTHER" uint64:$((64 * MIB))
+expect_error "user without polkitd: Monitor is denied" "$DENIED" "cgroup '$CG_OTHER'" user Monitor "string:$CG_OTHER" uint64:$((64 * MIB))
 t1=$(date +%s%N)
 say "   (answered in $(( (t1 - t0) / 1000000 )) ms)"
-expect_error "user without polkitd: Unmonitor is denied" "$DENIED" "" user Unmonitor "string:$CG_USER"
-expect_error "user without polkitd: SetInitialLimit is denied" "$DENIED" "" user SetInitialLimit "string:$CG_USER" uint64:$((96 * MIB))
+expect_error "user without polkitd: Unmonitor is denied" "$DENIED" "cgroup '$CG_USER'" user Unmonitor "string:$CG_USER"
+expect_error "user without polkitd: SetInitialLimit is denied" "$DENIED" "cgroup '$CG_USER'" user SetInitialLimit "string:$CG_USER" uint64:$((96 * MIB))
 if is_listed "$CG_OTHER"; then fail "denied Monitor did not monitor $CG_OTHER"; else pass "denied Monitor did not monitor $CG_OTHER"; fi
 stats user "$CG_ROOT" >/dev/null && pass "user without polkitd: GetStats still works" ||
         fail "user without polkitd: GetStats still works" "$(cat "$BUS_TMP/last.err")"
