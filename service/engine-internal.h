@@ -55,6 +55,8 @@ struct Worker {
         uint64_t max, high;
         uint64_t granted;
         uint64_t original_max, original_high;
+        bool restore_okd;       /* the request's (REATTACH, ORIGINALS); set once before the thread */
+        bool original_okd;      /* v1 oom_kill_disable before Monitor, as the worker settled it */
         uint64_t initial_limit;
         uint32_t no_increase_count;
         uint64_t next_shrink_usec;

@@ -715,6 +715,7 @@ int engine_monitor(Engine *e, const MonitorRequest *req, bool *ret_already, Memc
         w->start_cookie = req->cookie;
         w->original_max = omax;
         w->original_high = ohigh;
+        w->restore_okd = req->restore_okd;
         w->initial_limit = reattach ? req->initial_limit : limit;
         w->oom_policy = (unsigned) req->oom_policy < _OOM_POLICY_MAX ? req->oom_policy : OOM_POLICY_KILL;
         w->reclaimers = reclaimers_below(e, w->cg->path);
@@ -922,6 +923,7 @@ int engine_get_stats(Engine *e, const char *path, CgroupStats *ret, MemcgError *
                 s.no_increase_count = w->no_increase_count;
                 s.original_max = w->original_max;
                 s.original_high = w->original_high;
+                s.original_okd = w->original_okd;
                 s.initial_limit = w->initial_limit;
                 s.oom_policy = w->oom_policy;
                 s.oom_waiting = w->oom_waiting;

@@ -221,6 +221,7 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 req.flags = ENGINE_MONITOR_ORIGINALS;
                 req.restore_max = d->original_max;
                 req.restore_high = d->original_high;
+                req.restore_okd = d->original_okd;
                 if (limit == 0)
                         req.initial_limit = d->initial_limit;
                 req.oom_policy = d->oom_policy;
@@ -257,6 +258,7 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
                  * success: a failed Monitor must not lose it. */
                 c->original_max = d->original_max;
                 c->original_high = d->original_high;
+                c->original_okd = d->original_okd;
         } else if (have_before) {
                 c->original_max = before.has[STAT_MAX_LIMIT_BYTES] ? before.values[STAT_MAX_LIMIT_BYTES] : 0;
                 c->original_high = before.has[STAT_HIGH_LIMIT_BYTES] ? before.values[STAT_HIGH_LIMIT_BYTES] : 0;

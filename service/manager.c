@@ -152,12 +152,13 @@ bool memcg_error_is_transient(MemcgErrorCode code) {
 }
 
 void manager_add_dormant(Manager *m, const char *path, uint64_t original_max, uint64_t original_high,
-                         uint64_t initial_limit, OomPolicy oom_policy) {
+                         bool original_okd, uint64_t initial_limit, OomPolicy oom_policy) {
         StateMonitored *e = g_new0(StateMonitored, 1);
 
         /* e->path stays NULL: the key is the path. */
         e->original_max = original_max;
         e->original_high = original_high;
+        e->original_okd = original_okd;
         e->initial_limit = initial_limit;
         e->oom_policy = oom_policy;
         g_hash_table_replace(m->dormant, g_strdup(path), e);
@@ -173,8 +174,8 @@ StateMonitored *manager_get_dormant(Manager *m, const char *path) {
 
 /* What a worker's Unmonitor does, for a cgroup no worker holds: the limits
  * from before Monitor come back unless usage is above them now, and v1's
- * OOM killer gets its say back (a re-attach would have held tasks at the
- * limit under the kill policy's HoldAtLimit= as under grow and freeze).
+ * oom_kill_disable is what it was before Monitor (the record's; the file
+ * may hold the 1 of a policy that held tasks at the limit).
  * Failures are logged: the entry goes either way, as it does for a
  * monitored cgroup whose restore fails. */
 static void restore_dormant(Manager *m, const char *path, const StateMonitored *d) {
@@ -210,9 +211,10 @@ static void restore_dormant(Manager *m, const char *path, const StateMonitored *
                                  d->original_max, d->original_high, cur_max);
         }
         if (cg->backend == BACKEND_V1) {
-                r = cgroup_v1_set_oom_kill_disable(cg, false);
+                r = cgroup_v1_set_oom_kill_disable(cg, d->original_okd);
                 if (r < 0)
-                        log_warning("%s: cannot clear oom_kill_disable: %s", path, strerror(-r));
+                        log_warning("%s: cannot set oom_kill_disable back to %d: %s", path, d->original_okd,
+                                    strerror(-r));
         }
         cgroup_free(cg);
 }
@@ -280,13 +282,17 @@ void manager_refresh_cgroup(Manager *m, MonitoredCgroup *c) {
                 c->original_max = st.original_max;
                 c->original_high = st.original_high;
         }
+        if (st.monitored)
+                c->original_okd = st.original_okd;
         if (st.monitored && st.initial_limit != 0)
                 c->initial_limit = st.initial_limit;
 }
 
 static void add_monitored_record(State *s, const MonitoredCgroup *c) {
-        if (state_add_monitored(s, c->path, c->original_max, c->original_high, c->initial_limit) >= 0)
+        if (state_add_monitored(s, c->path, c->original_max, c->original_high, c->initial_limit) >= 0) {
                 s->monitored[s->n_monitored - 1].oom_policy = c->oom_policy;
+                s->monitored[s->n_monitored - 1].original_okd = c->original_okd;
+        }
 }
 
 /* Arms a one-shot timer `usec` from now, unless it is already armed. */
@@ -356,8 +362,10 @@ int manager_save_state(Manager *m) {
         g_hash_table_iter_init(&it, m->dormant);
         while (g_hash_table_iter_next(&it, (void **) &path, (void **) &d))
                 if (!manager_get_cgroup(m, path) &&
-                    state_add_monitored(&s, path, d->original_max, d->original_high, d->initial_limit) >= 0)
+                    state_add_monitored(&s, path, d->original_max, d->original_high, d->initial_limit) >= 0) {
                         s.monitored[s.n_monitored - 1].oom_policy = d->oom_policy;
+                        s.monitored[s.n_monitored - 1].original_okd = d->original_okd;
+                }
 
         uint64_t *limit;
         g_hash_table_iter_init(&it, m->remembered);
@@ -543,6 +551,7 @@ static void reattach_from_state(Manager *m) {
                         .flags = ENGINE_MONITOR_REATTACH,
                         .restore_max = e->original_max,
                         .restore_high = e->original_high,
+                        .restore_okd = e->original_okd,
                         .cookie = manager_new_cookie(m),
                         .oom_policy = e->oom_policy,
                 };
@@ -554,8 +563,8 @@ static void reattach_from_state(Manager *m) {
                         if (memcg_error_is_transient(err.code)) {
                                 log_warning("Cannot re-attach %s now, keeping it for the next start: %s", e->path,
                                             err.message);
-                                manager_add_dormant(m, e->path, e->original_max, e->original_high, e->initial_limit,
-                                                    e->oom_policy);
+                                manager_add_dormant(m, e->path, e->original_max, e->original_high,
+                                                    e->original_okd, e->initial_limit, e->oom_policy);
                         } else
                                 log_warning("Not re-attaching %s: %s", e->path, err.message);
                         continue;
@@ -567,6 +576,7 @@ static void reattach_from_state(Manager *m) {
                         continue;
                 c->original_max = e->original_max;
                 c->original_high = e->original_high;
+                c->original_okd = e->original_okd;
                 c->initial_limit = e->initial_limit;
                 c->oom_policy = e->oom_policy;
                 c->pending_cookie = req.cookie;
@@ -782,7 +792,7 @@ static bool apply_event(Manager *m, EngineEvent *ev, Slot *slot, GPtrArray *owed
                                         log_warning("Cannot re-attach %s now, keeping it for the next start: %s",
                                                     req->path, ev->error.message);
                                         manager_add_dormant(m, req->path, c->original_max, c->original_high,
-                                                            c->initial_limit, c->oom_policy);
+                                                            c->original_okd, c->initial_limit, c->oom_policy);
                                 } else if (req->type == REQUEST_REATTACH)
                                         log_warning("Not re-attaching %s: %s", req->path, ev->error.message);
                                 /* A failed start may have announced a limit

@@ -48,6 +48,7 @@ typedef struct MonitoredCgroup {
         /* What the state file keeps: the limits from before Monitor and
          * the current initial limit. */
         uint64_t original_max, original_high, initial_limit;
+        bool original_okd;      /* v1 oom_kill_disable before Monitor */
         uint64_t pending_cookie; /* CGROUP_PENDING: the Monitor request */
         OomPolicy oom_policy;
         bool oom_waiting;       /* the freeze policy holds it, waiting for ResolveOom */
@@ -161,7 +162,7 @@ bool memcg_error_is_transient(MemcgErrorCode code);
 /* Keeps a state file entry that could not be re-attached (with its OOM
  * policy) for the next start; replaces an earlier one of the path. */
 void manager_add_dormant(Manager *m, const char *path, uint64_t original_max, uint64_t original_high,
-                         uint64_t initial_limit, OomPolicy oom_policy);
+                         bool original_okd, uint64_t initial_limit, OomPolicy oom_policy);
 void manager_drop_dormant(Manager *m, const char *path);
 /* The dormant entry of `path`, or NULL. */
 StateMonitored *manager_get_dormant(Manager *m, const char *path);

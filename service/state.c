@@ -100,6 +100,8 @@ char *state_format(const State *s, size_t *ret_len) {
                 if (s->monitored[i].oom_policy != OOM_POLICY_KILL)
                         g_string_append_printf(out, "oom-policy %s %s\n",
                                                oom_policy_to_string(s->monitored[i].oom_policy), e);
+                if (s->monitored[i].original_okd)
+                        g_string_append_printf(out, "oom-kill-disabled %s\n", e);
         }
         for (size_t i = 0; i < s->n_remembered; i++) {
                 _cleanup_gfree_ char *e = state_escape_path(s->remembered[i].path);
@@ -162,6 +164,18 @@ static const char *parse_record(State *s, const char *line) {
                                 return NULL;
                         }
                 return "an OOM policy for a cgroup without a monitor record before it";
+        } else if (n >= 1 && streq(f[0], "oom-kill-disabled")) {
+                if (n != 2)
+                        return "expected: oom-kill-disabled <path>";
+                path = state_unescape_path(f[1]);
+                if (!path)
+                        return "the path is not correctly escaped";
+                for (size_t i = 0; i < s->n_monitored; i++)
+                        if (streq(s->monitored[i].path, path)) {
+                                s->monitored[i].original_okd = true;
+                                return NULL;
+                        }
+                return "oom-kill-disabled for a cgroup without a monitor record before it";
         } else if (n >= 1 && streq(f[0], "remember")) {
                 if (n != 3)
                         return "expected: remember <limit> <path>";

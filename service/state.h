@@ -13,6 +13,9 @@
  *   monitor <original_max> <original_high> <initial_limit> <path>
  *   oom-policy <kill|grow|freeze> <path>      (after its monitor record;
  *                                             absent = kill)
+ *   oom-kill-disabled <path>                  (after its monitor record:
+ *                                             v1 oom_kill_disable was 1
+ *                                             before Monitor; absent = 0)
  *   remember <limit> <path>
  *
  * Numbers are decimal u64. <path> is the cgroup path with every byte
@@ -31,6 +34,7 @@ typedef struct StateMonitored {
         char *path;
         uint64_t original_max, original_high, initial_limit;
         OomPolicy oom_policy;   /* from an "oom-policy" record; kill when absent */
+        bool original_okd;      /* v1 oom_kill_disable before Monitor ("oom-kill-disabled") */
 } StateMonitored;
 
 typedef struct StateRemembered {

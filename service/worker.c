@@ -1279,11 +1279,16 @@ static int start(Worker *w, WorkerLocal *l, MemcgError *err) {
                 bool okd = false;
                 if (cgroup_v1_get_oom_kill_disable(w->cg, &okd) == 0)
                         l->original_okd = okd;
-                /* After a crash, a grow or freeze policy's own setting is
-                 * what the file shows, not the cgroup's: the kernel's
-                 * default is what Unmonitor gives back then. */
-                if ((w->flags & ENGINE_MONITOR_REATTACH) && policy_holds(w, w->oom_policy))
-                        l->original_okd = false;
+                /* After a crash (or for a state-file entry monitored again),
+                 * a policy that holds tasks at the limit may have left its
+                 * own 1 in the file: the state file's record of the
+                 * cgroup's own setting is what Unmonitor gives back then
+                 * (a 1 recorded there stands whatever the file shows). */
+                if (w->flags & (ENGINE_MONITOR_REATTACH | ENGINE_MONITOR_ORIGINALS))
+                        l->original_okd = w->restore_okd || (l->original_okd && !policy_holds(w, w->oom_policy));
+                pthread_mutex_lock(&w->lock);
+                w->original_okd = l->original_okd;
+                pthread_mutex_unlock(&w->lock);
         }
 
         if ((w->flags & ENGINE_MONITOR_REATTACH) && cur_max >= LIMITS_MAX_BYTES) {

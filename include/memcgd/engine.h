@@ -284,6 +284,11 @@ typedef struct MonitorRequest {
         unsigned flags;
         uint64_t restore_max;   /* REATTACH and ORIGINALS only */
         uint64_t restore_high;  /* REATTACH and ORIGINALS only */
+        /* REATTACH and ORIGINALS: v1 oom_kill_disable before the first
+         * Monitor, given back by Unmonitor where memcgd's own setting may
+         * be what the file shows now (a policy that holds tasks at the
+         * limit). */
+        bool restore_okd;
         uint64_t cookie;
         OomPolicy oom_policy;   /* default OOM_POLICY_KILL */
 } MonitorRequest;
@@ -351,6 +356,7 @@ typedef struct CgroupStats {
         bool has_pressure_some, has_pressure_full;
         /* For the restore on unmonitor and the state file. */
         uint64_t original_max, original_high, initial_limit;
+        bool original_okd;              /* v1 oom_kill_disable before Monitor */
         /* OOM (monitored only). */
         OomPolicy oom_policy;
         bool oom_waiting;            /* frozen, waiting for a decision */

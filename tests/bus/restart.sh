@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # A SIGKILL loses no monitored cgroup: started again on the same state
 # directory, the service lists all of them with their limits unchanged,
-# and growth still works.
+# and growth still works; Unmonitor then gives back what was there before
+# the first Monitor, v1's oom_kill_disable included (the state file's
+# record of it: memcgd's own 1 is what the file shows by then).
 . "$(dirname "$0")/lib.sh"
 
 MIB=1048576
@@ -28,6 +30,14 @@ for i in 1 2 3; do
         SOFTS[i]=$(memcg_file "${CGS[i]}" memory.soft_limit_in_bytes)
         check "${CGS[i]} is monitored before the kill" is_listed "${CGS[i]}"
 done
+# oom_kill_disable set by its owner before Monitor: under the kill policy
+# with HoldAtLimit= memcgd sets it too, so only the state file knows.
+okd_of() { awk '$1 == "oom_kill_disable" { print $2 }' "$MEMCG_ROOT$1/memory.oom_control"; }
+memcg_create okd; OKD=$MEMCG
+echo 1 >"$MEMCG_ROOT$OKD/memory.oom_control"
+mgr root Monitor st "$OKD" $((48 * MIB)) >/dev/null || die "Monitor $OKD failed" "$(cat "$BUS_TMP/last.err")"
+assert_eq "$OKD: the state file records oom_kill_disable 1 from before Monitor" "oom-kill-disabled $OKD" \
+        "$(grep "^oom-kill-disabled " "$BUS_TMP/state/state")"
 ls -la "$BUS_TMP/state" | sed 's/^/   state: /'
 granted_before=$(mgr_property GrantedBytes)
 
@@ -49,10 +59,11 @@ for i in 1 2 3; do
         assert_eq "${CGS[i]}: Cgroup.MaxLimitBytes" "$(memcg_limit "${CGS[i]}")" \
                 "$(busctl --json=short get-property "$BUS_NAME" "${OBJS[i]}" "$BUS_CGROUP_IFACE" MaxLimitBytes 2>&1 | jget data 2>&1)"
 done
-assert_eq "MonitoredCount is 3" 3 "$(mgr_property MonitoredCount)"
+check "$OKD is listed again" is_listed "$OKD"
+assert_eq "MonitoredCount is 4" 4 "$(mgr_property MonitoredCount)"
 assert_eq "GrantedBytes is what it was before the kill" "$granted_before" "$(mgr_property GrantedBytes)"
 n=$(signals LimitChanged | awk -F'\t' '$5 == "initial" || $5 == "manual"' | wc -l)
-assert_eq "re-attaching wrote no initial limits (LimitChanged initial: 3, from the first start)" 3 "$n"
+assert_eq "re-attaching wrote no initial limits (LimitChanged initial: 4, from the first start)" 4 "$n"
 
 say "== growth still works after the restart (${CGS[1]})"
 alloc_start "${CGS[1]}" 160 2 30
@@ -73,6 +84,9 @@ assert_eq "the child exits 0" 0 "$ALLOC_RC"
 say "== Unmonitor after the restart restores the limits from before the first Monitor"
 mgr root Unmonitor s "${CGS[2]}" >/dev/null && pass "Unmonitor ${CGS[2]}" || fail "Unmonitor ${CGS[2]}" "$(cat "$BUS_TMP/last.err")"
 assert_eq "${CGS[2]}: limit restored to its pre-Monitor value" "${ORIG[2]}" "$(memcg_limit "${CGS[2]}")"
+assert_eq "${CGS[2]}: oom_kill_disable back to 0, as before Monitor" 0 "$(okd_of "${CGS[2]}")"
+mgr root Unmonitor s "$OKD" >/dev/null && pass "Unmonitor $OKD" || fail "Unmonitor $OKD" "$(cat "$BUS_TMP/last.err")"
+assert_eq "$OKD: oom_kill_disable back to 1, as its owner had set it before Monitor" 1 "$(okd_of "$OKD")"
 
 say "== the remembered start limit survived"
 mgr root Monitor st "$LATER" 0 >/dev/null && pass "Monitor($LATER, 0)" || fail "Monitor($LATER, 0)" "$(cat "$BUS_TMP/last.err")"

@@ -6,7 +6,7 @@
  *    state.h documents, in another way (fields cut by hand, numbers judged
  *    on their digit strings, unescaping byte by byte): the same number of
  *    skipped lines and the same records, in the same order, with the same
- *    paths, numbers and OOM policies.
+ *    paths, numbers, OOM policies and oom_kill_disable flags.
  * 2. What it keeps is well formed whatever the input: every path passes
  *    the path rules, no path twice (across both lists), no remembered
  *    limit of 0, every OOM policy a known one.
@@ -32,6 +32,7 @@ typedef struct RefRecord {
         char *path;
         uint64_t v[3];  /* monitor: original_max, original_high, initial_limit; remember: limit */
         OomPolicy policy;
+        bool okd;       /* monitor: an "oom-kill-disabled" record followed */
 } RefRecord;
 
 typedef struct RefState {
@@ -161,6 +162,19 @@ static bool ref_record(RefState *s, const char *line, size_t len) {
                 return false;
         }
 
+        if (field_is(f[0], fl[0], "oom-kill-disabled")) {
+                if (nf != 2 || !(path = ref_unescape(f[1], fl[1])))
+                        return false;
+                for (size_t i = 0; i < s->n_mon; i++)
+                        if (strcmp(s->mon[i].path, path) == 0) {
+                                s->mon[i].okd = true;
+                                free(path);
+                                return true;
+                        }
+                free(path);
+                return false;
+        }
+
         bool monitor = field_is(f[0], fl[0], "monitor");
         if (monitor) {
                 if (nf != 5)
@@ -265,12 +279,12 @@ static void check_equal(const State *a, const State *b, const char *what) {
                 const StateMonitored *x = &a->monitored[i], *y = &b->monitored[i];
                 FUZZ_CHECK(strcmp(x->path, y->path) == 0 && x->original_max == y->original_max &&
                                    x->original_high == y->original_high && x->initial_limit == y->initial_limit &&
-                                   x->oom_policy == y->oom_policy,
-                           "%s: monitored record %zu is \"%s\" %" PRIu64 " %" PRIu64 " %" PRIu64 " %d, expected \"%s\" %" PRIu64
-                           " %" PRIu64 " %" PRIu64 " %d",
+                                   x->oom_policy == y->oom_policy && x->original_okd == y->original_okd,
+                           "%s: monitored record %zu is \"%s\" %" PRIu64 " %" PRIu64 " %" PRIu64 " %d okd %d, expected \"%s\" %" PRIu64
+                           " %" PRIu64 " %" PRIu64 " %d okd %d",
                            what, i, fuzz_esc(y->path, strlen(y->path)), y->original_max, y->original_high,
-                           y->initial_limit, (int) y->oom_policy, fuzz_esc(x->path, strlen(x->path)), x->original_max,
-                           x->original_high, x->initial_limit, (int) x->oom_policy);
+                           y->initial_limit, (int) y->oom_policy, (int) y->original_okd, fuzz_esc(x->path, strlen(x->path)),
+                           x->original_max, x->original_high, x->initial_limit, (int) x->oom_policy, (int) x->original_okd);
         }
         for (size_t i = 0; i < a->n_remembered; i++) {
                 const StateRemembered *x = &a->remembered[i], *y = &b->remembered[i];
@@ -295,12 +309,13 @@ static void check_reference(const char *buf, size_t len, const State *s, int ski
                         const RefRecord *y = &ref.mon[i];
                         FUZZ_CHECK(strcmp(x->path, y->path) == 0 && x->original_max == y->v[0] &&
                                            x->original_high == y->v[1] && x->initial_limit == y->v[2] &&
-                                           x->oom_policy == y->policy,
+                                           x->oom_policy == y->policy && x->original_okd == y->okd,
                                    "monitored record %zu: state_parse() \"%s\" %" PRIu64 " %" PRIu64 " %" PRIu64
-                                   " %d, the reference \"%s\" %" PRIu64 " %" PRIu64 " %" PRIu64 " %d",
+                                   " %d okd %d, the reference \"%s\" %" PRIu64 " %" PRIu64 " %" PRIu64 " %d okd %d",
                                    i, fuzz_esc(x->path, strlen(x->path)), x->original_max, x->original_high,
-                                   x->initial_limit, (int) x->oom_policy, fuzz_esc(y->path, strlen(y->path)), y->v[0],
-                                   y->v[1], y->v[2], (int) y->policy);
+                                   x->initial_limit, (int) x->oom_policy, (int) x->original_okd,
+                                   fuzz_esc(y->path, strlen(y->path)), y->v[0], y->v[1], y->v[2], (int) y->policy,
+                                   (int) y->okd);
                 }
                 for (size_t i = 0; i < ref.n_rem; i++)
                         FUZZ_CHECK(strcmp(s->remembered[i].path, ref.rem[i].path) == 0 &&
