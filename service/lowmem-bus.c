@@ -5,8 +5,8 @@
  * 50 (low), 100 (medium) or 255 (critical). The source is a PSI trigger
  * on /proc/pressure/memory, sampled while pressure lasts, with the
  * hysteresis of pressure.h. The name is taken only when it is free (a
- * real low-memory-monitor wins: memcgd lets itself be replaced), and only
- * with [Pressure] LowMemoryMonitor=yes. A warning is sent when the level
+ * real low-memory-monitor wins: memcgd lets itself be replaced, and asks
+ * again once the name is free), and only with [Pressure] LowMemoryMonitor=yes. A warning is sent when the level
  * rises and, as low-memory-monitor does, repeated while it holds (every
  * quiet period); the return to none is not announced (GMemoryMonitor has
  * no such level). */
@@ -28,7 +28,7 @@ typedef struct LowMem {
         uint64_t psi_next;
         uint64_t last_warning;
         sd_event_source *io, *timer;
-        sd_bus_slot *vtable_slot, *name_slot, *lost_slot;
+        sd_bus_slot *vtable_slot, *name_slot, *lost_slot, *owner_slot;
         bool owned;
 } LowMem;
 
@@ -127,6 +127,33 @@ static int on_name(sd_bus_message *reply, void *userdata, sd_bus_error *ret_erro
         return 0;
 }
 
+/* Only when free, and a real low-memory-monitor may take it over. */
+static int request_name(Manager *m) {
+        m->lowmem->name_slot = sd_bus_slot_unref(m->lowmem->name_slot);
+        return sd_bus_call_method_async(m->bus, &m->lowmem->name_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus", "RequestName", on_name, m, "su", LMM_NAME,
+                                        (uint32_t) (1 /* ALLOW_REPLACEMENT */ | 4 /* DO_NOT_QUEUE */));
+}
+
+/* The name became free (the low-memory-monitor that had it left): memcgd
+ * publishes again, as at start. */
+static int on_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const char *name, *old_owner, *new_owner;
+        int r;
+
+        if (!m->lowmem || m->lowmem->owned || !streq_ptr(sd_bus_message_get_sender(msg), "org.freedesktop.DBus"))
+                return 0;
+        if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 || !streq(name, LMM_NAME) ||
+            new_owner[0] != '\0')
+                return 0;
+        log_info("%s is free again (%s left); asking for it", LMM_NAME, old_owner);
+        r = request_name(m);
+        if (r < 0)
+                log_warning("Cannot ask for %s again: %s", LMM_NAME, strerror(-r));
+        return 0;
+}
+
 /* A real low-memory-monitor took the name over (ALLOW_REPLACEMENT): the
  * bus driver says so with NameLost; from then on the warnings are its. */
 static int on_name_lost(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
@@ -173,11 +200,13 @@ int lowmem_start(Manager *m) {
                 r = sd_bus_match_signal(m->bus, &lm->lost_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                         "org.freedesktop.DBus", "NameLost", on_name_lost, m);
         if (r >= 0)
-                /* Only when free, and a real low-memory-monitor may take it
-                 * over. */
-                r = sd_bus_call_method_async(m->bus, &lm->name_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                             "org.freedesktop.DBus", "RequestName", on_name, m, "su", LMM_NAME,
-                                             (uint32_t) (1 /* ALLOW_REPLACEMENT */ | 4 /* DO_NOT_QUEUE */));
+                r = sd_bus_add_match(m->bus, &lm->owner_slot,
+                                     "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                     "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+                                     "arg0='" LMM_NAME "'",
+                                     on_owner_changed, m);
+        if (r >= 0)
+                r = request_name(m);
         if (r < 0) {
                 log_warning("Cannot publish %s: %s", LMM_NAME, strerror(-r));
                 lowmem_stop(m);
@@ -197,6 +226,7 @@ void lowmem_stop(Manager *m) {
         sd_bus_slot_unref(lm->vtable_slot);
         sd_bus_slot_unref(lm->name_slot);
         sd_bus_slot_unref(lm->lost_slot);
+        sd_bus_slot_unref(lm->owner_slot);
         pressure_watch_close(&lm->pw);
         g_free(lm);
         m->lowmem = NULL;
