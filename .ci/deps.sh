@@ -21,6 +21,9 @@ PACKAGES=(
         qemu-system-x86 busybox-static cpio gzip xz-utils
         # tests: scripts
         util-linux procps psmisc jq python3
+        # tests: a D-Bus client that stays connected across a call whose
+        # caller the test moves between cgroups (reclaim-polkit-once.sh)
+        python3-dbus
         # tests: bus suite (dbus-send prints error names; dbus-1.pc says
         # where a distribution expects the bus files; useradd)
         libdbus-1-dev passwd

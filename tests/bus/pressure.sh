@@ -29,7 +29,11 @@ memcgd_start --budget=72M
 
 if [ ! -s "$THRASH_FILE" ] || [ "$(stat -c %s "$THRASH_FILE")" -ne $((THRASH_MIB * 1048576)) ]; then
         # Renamed into place: another suite may be reading it right now.
-        dd if=/dev/urandom of="$THRASH_FILE.$$" bs=1M count=$THRASH_MIB status=none && mv -f "$THRASH_FILE.$$" "$THRASH_FILE" ||
+        # Written back first (conv=fsync): dirty pages cannot be dropped
+        # by the readers' fadvise and stay cached, so a fresh file would
+        # not thrash at all.
+        dd if=/dev/urandom of="$THRASH_FILE.$$" bs=1M count=$THRASH_MIB conv=fsync status=none &&
+                mv -f "$THRASH_FILE.$$" "$THRASH_FILE" ||
                 skip "cannot write $THRASH_FILE"
 fi
 

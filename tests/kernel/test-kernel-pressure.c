@@ -88,6 +88,14 @@ static const char *thrash_file(void) {
                         unlink(tmp);
                         return NULL;
                 }
+        /* Written back before anyone reads it: dirty pages cannot be
+         * dropped by the readers' fadvise and would stay cached, so the
+         * file would not thrash. */
+        if (fsync(fd) < 0) {
+                close(fd);
+                unlink(tmp);
+                return NULL;
+        }
         close(fd);
         if (rename(tmp, path) < 0) {
                 unlink(tmp);
