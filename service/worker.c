@@ -1016,6 +1016,10 @@ static void shrink_to(Worker *w, WorkerLocal *l, uint32_t margin_n) {
                         pthread_mutex_lock(&w->lock);
                         w->limit_decreases++;
                         pthread_mutex_unlock(&w->lock);
+                        /* Usage fell well below the line: a shortage this
+                         * cgroup was in is over, and the next denied grow
+                         * is a new one, announced again. */
+                        l->exhausted_announced = false;
                 } else if (r != -EBUSY)
                         log_warning("%s: lowering the limit failed: %s", w->cg->path, strerror(-r));
         }

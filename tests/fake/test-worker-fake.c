@@ -636,6 +636,60 @@ static void test_a_shortage_squeezes_the_others_at_most_once_a_second(void **sta
                  (unsigned long long) SQUEEZE_AGAIN_USEC_ / 1000);
 }
 
+/* A shortage ends when a full step is granted or when usage fell so far
+ * that the limit came down: the next denied grow is a new shortage and
+ * BudgetExhausted is sent again (before, only a full grant ended it, and
+ * a cgroup whose usage simply fell back was never told of the next). */
+static void test_a_new_shortage_after_a_shrink_is_announced_again(void **state) {
+        Fixture f = {};
+        SqueezeWatch s = {};
+        uint64_t high_count = 0;
+
+        /* The shrink timer: 300 ms after a breach, then 600 ms. */
+        assert_int_equal(setup_engine_budget(&f, 300 * 1000, 60 * 1000 * 1000, 64 * MIB_), 0);
+        assert_int_equal(fake_cgroup(f.root, "/a", 20 * MIB_), 0);
+        monitor(&f, "/a", 64 * MIB_);
+        assert_int_equal(engine_budget_granted(f.e), 64 * MIB_);
+
+        /* The pool is full and nobody has slack: denied, announced. */
+        squeeze_breach(&f, &high_count);
+        assert_true(squeeze_wait(&f, &s, &s.a_exhausted, 1, 5000));
+        assert_int_equal(s.a_grows, 0);
+
+        /* Usage falls back; the shrink timer lowers the limit. */
+        assert_int_equal(fake_write(f.root, "/a", "memory.current", "%llu\n", 20 * MIB_), 0);
+        SqueezeWatch between = {};
+        struct pollfd p = { .fd = engine_event_fd(f.e), .events = POLLIN };
+        EngineEvent ev;
+        bool shrunk = false;
+        for (int t = 0; t < 500 && !shrunk; t++) {
+                while (engine_pop_event(f.e, &ev) > 0) {
+                        if (ev.type == ENGINE_EVENT_LIMIT_CHANGED && ev.reason == LIMIT_REASON_SHRINK)
+                                shrunk = true;
+                        if (ev.type == ENGINE_EVENT_BUDGET_EXHAUSTED)
+                                between.a_exhausted++;
+                        engine_event_done(&ev);
+                }
+                if (!shrunk)
+                        (void) poll(&p, 1, 10);
+        }
+        assert_true(shrunk);
+        assert_int_equal(between.a_exhausted, 0);
+
+        /* The pool full again (a lower budget), and a new breach: a new
+         * shortage, announced again. The next shrink is 600 ms away. */
+        uint64_t max = fake_read(f.root, "/a", "memory.max");
+        assert_true(max < 64 * MIB_);
+        engine_set_budget(f.e, engine_budget_granted(f.e));
+        squeeze_breach(&f, &high_count);
+        assert_true(squeeze_wait(&f, &s, &s.a_exhausted, 2, 5000));
+        assert_int_equal(s.a_grows, 0);
+        assert_int_equal(fake_read(f.root, "/a", "memory.max"), max);
+        printf("BudgetExhausted at the first breach and again after the limit came down to %llu\n",
+               (unsigned long long) max);
+        teardown(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_monitor_writes_max_then_the_matching_high),
@@ -649,6 +703,7 @@ int main(void) {
                 cmocka_unit_test(test_oom_counted_before_monitor_is_not_announced),
                 cmocka_unit_test(test_reclaim_asks_below_the_high_line_stay_small),
                 cmocka_unit_test(test_a_shortage_squeezes_the_others_at_most_once_a_second),
+                cmocka_unit_test(test_a_new_shortage_after_a_shrink_is_announced_again),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
