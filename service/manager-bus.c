@@ -179,14 +179,15 @@ static int method_monitor(sd_bus_message *msg, void *userdata, sd_bus_error *err
 
         c = manager_get_cgroup(m, path);
         /* A record the engine no longer monitors is on its way out: an
-         * Unmonitor accepted before this call and not carried out yet (or
-         * a worker that ended on its own) wins over it, as when it is
-         * carried out already (LEAVING). Answering "monitored" here would
-         * be undone right after. */
-        if (c && (c->state == CGROUP_LEAVING || !engine_is_monitored(m->engine, path)))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
-                                         "Cgroup %s is being unmonitored right now; call Monitor again once "
-                                         "MonitorStopped was sent.", path);
+         * Unmonitor accepted before this call (answered or not yet), or a
+         * worker that ended on its own. Answering "monitored" here would
+         * be undone right after; the call waits until that worker is
+         * gone and then runs as a fresh Monitor (a client that awaited
+         * Unmonitor's reply and calls Monitor at once gets a monitor). */
+        if (c && (c->state == CGROUP_LEAVING || !engine_is_monitored(m->engine, path))) {
+                manager_park_monitor(m, path, msg);
+                return 1;
+        }
         if (c) {
                 switch (c->state) {
                 case CGROUP_ACTIVE:

@@ -53,6 +53,8 @@ int manager_new(Engine *engine, const char *state_directory, Manager **ret) {
         m->polkit = polkit_registry_new();
         m->cgroups = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, monitored_cgroup_free);
         m->requests = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, request_free);
+        m->parked_monitors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                   (GDestroyNotify) g_ptr_array_unref);
         m->remembered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         m->dormant = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         m->next_cookie = 1;
@@ -64,6 +66,10 @@ int manager_new(Engine *engine, const char *state_directory, Manager **ret) {
         }
         *ret = m;
         return 0;
+}
+
+static void message_unref_notify(void *p) {
+        sd_bus_message_unref(p);
 }
 
 /* Answers every call still waiting for the engine: at shutdown, after
@@ -78,6 +84,45 @@ static void fail_pending_requests(Manager *m, const char *why) {
                         (void) sd_bus_reply_method_errorf(g_ptr_array_index(req->calls, i), SD_BUS_ERROR_FAILED,
                                                           "%s: %s", req->path, why);
         g_hash_table_remove_all(m->requests);
+
+        const char *path;
+        GPtrArray *calls;
+        g_hash_table_iter_init(&it, m->parked_monitors);
+        while (g_hash_table_iter_next(&it, (void **) &path, (void **) &calls))
+                for (guint i = 0; i < calls->len; i++)
+                        (void) sd_bus_reply_method_errorf(g_ptr_array_index(calls, i), SD_BUS_ERROR_FAILED,
+                                                          "%s: %s", path, why);
+        g_hash_table_remove_all(m->parked_monitors);
+}
+
+void manager_park_monitor(Manager *m, const char *path, sd_bus_message *call) {
+        GPtrArray *calls = g_hash_table_lookup(m->parked_monitors, path);
+
+        if (!calls) {
+                calls = g_ptr_array_new_with_free_func(message_unref_notify);
+                g_hash_table_insert(m->parked_monitors, g_strdup(path), calls);
+        }
+        g_ptr_array_add(calls, sd_bus_message_ref(call));
+}
+
+/* The worker of `path` is gone: the Monitor calls that waited for it run
+ * again, as if they came now (a fresh Monitor). */
+static void release_parked(Manager *m, const char *path) {
+        g_autoptr(GPtrArray) calls = NULL;
+        gpointer key;
+
+        if (!g_hash_table_steal_extended(m->parked_monitors, path, &key, (gpointer *) &calls))
+                return;
+        g_free(key);
+        for (guint i = 0; i < calls->len; i++) {
+                sd_bus_message *call = g_ptr_array_index(calls, i);
+                int r = sd_bus_enqueue_for_read(sd_bus_message_get_bus(call), call);
+                if (r < 0)
+                        (void) sd_bus_reply_method_errorf(call, SD_BUS_ERROR_FAILED,
+                                                          "Cgroup %s: the Monitor call could not be carried out "
+                                                          "after its earlier monitor stopped: %s",
+                                                          path, strerror(-r));
+        }
 }
 
 Manager *manager_free(Manager *m) {
@@ -95,6 +140,8 @@ Manager *manager_free(Manager *m) {
          * them before the bus. */
         if (m->requests)
                 g_hash_table_destroy(m->requests);
+        if (m->parked_monitors)
+                g_hash_table_destroy(m->parked_monitors);
         m->polkit = polkit_registry_free(m->polkit);
         if (m->reclaim_asked)
                 g_hash_table_remove_all(m->reclaim_asked);
@@ -124,9 +171,6 @@ uint64_t manager_new_cookie(Manager *m) {
         return c;
 }
 
-static void message_unref_notify(void *p) {
-        sd_bus_message_unref(p);
-}
 
 Request *manager_add_request(Manager *m, uint64_t cookie, RequestType type, const char *path,
                              uint64_t limit, sd_bus_message *call) {
@@ -876,6 +920,7 @@ static void emit_event(Manager *m, EngineEvent *ev, Slot *slot) {
                 }
                 if (ev->stop_reason != STOP_REASON_SHUTDOWN)
                         manager_bus_emit_monitor_stopped(m, ev->path, ev->stop_reason);
+                release_parked(m, ev->path);
                 break;
         case ENGINE_EVENT_REQUEST_DONE: {
                 Request *req = slot->request;

@@ -87,6 +87,10 @@ struct Manager {
 
         GHashTable *cgroups;     /* path -> MonitoredCgroup* (owned) */
         GHashTable *requests;    /* uint64_t* cookie -> Request* (owned) */
+        /* path -> GPtrArray of sd_bus_message* (referenced): Monitor calls
+         * that came while the path's worker was stopping; dispatched again
+         * once its MonitorStopped is out (manager_release_parked()). */
+        GHashTable *parked_monitors;
         GHashTable *remembered;  /* path -> uint64_t*: start limits remembered by the engine */
         /* path -> StateMonitored*: entries of the state file that could not
          * be re-attached for a reason that may pass (an I/O error, the
@@ -164,6 +168,8 @@ bool memcg_error_is_transient(MemcgErrorCode code);
 void manager_add_dormant(Manager *m, const char *path, uint64_t original_max, uint64_t original_high,
                          bool original_okd, uint64_t initial_limit, OomPolicy oom_policy);
 void manager_drop_dormant(Manager *m, const char *path);
+/* Parks a Monitor call until the stopping worker of its path is gone. */
+void manager_park_monitor(Manager *m, const char *path, sd_bus_message *call);
 /* The dormant entry of `path`, or NULL. */
 StateMonitored *manager_get_dormant(Manager *m, const char *path);
 /* Unmonitor of a dormant entry: restores the limits it recorded from

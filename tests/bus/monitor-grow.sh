@@ -185,6 +185,66 @@ assert_eq "MonitoredCount is 0" 0 "$(mgr_property MonitoredCount)"
 assert_eq "GrantedBytes is 0" 0 "$(mgr_property GrantedBytes)"
 expect_error "Unmonitor again: NotMonitored" org.memcgd1.Error.NotMonitored "$CG" root Unmonitor "string:$CG"
 
+say "== Monitor right behind an Unmonitor: the cgroup ends up monitored"
+# 20 rounds each way on one connection (rawcall.py's protocol code): the
+# two calls sent back to back, so the Monitor is read while the Unmonitor
+# is still being carried out; and Monitor sent the moment Unmonitor's
+# reply arrives, before its worker is gone. The Monitor waits for that
+# worker and then monitors anew: both calls succeed.
+mgr root Monitor st "$CG" "$INITIAL" >/dev/null || fail "Monitor before the rounds" "$(cat "$BUS_TMP/last.err")"
+res=$("$PYTHON" - "$BUS_HERE" "$BUS_NAME" "$BUS_MANAGER" "$BUS_IFACE" "$CG" "$INITIAL" <<'PY' 2>&1
+import os, struct, sys
+sys.path.insert(0, sys.argv[1])
+import rawcall as rc
+dest, obj, iface, cg, limit = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+sock = os.environ["DBUS_SYSTEM_BUS_ADDRESS"].split("path=", 1)[1].split(",")[0].split(";")[0]
+conn = rc.Conn(sock)
+serial = 0
+def send(member, sig, args):
+    global serial
+    serial += 1
+    conn.sock.sendall(rc.message(serial, obj if member != "Hello" else "/org/freedesktop/DBus",
+                                 iface if member != "Hello" else "org.freedesktop.DBus", member,
+                                 dest if member != "Hello" else "org.freedesktop.DBus", sig,
+                                 rc.marshal_body(sig, args)))
+    return serial
+got = {}  # reply serial -> outcome, in whatever order the replies come
+def reply(s):
+    while s not in got:
+        mtype, fields, body = conn.read_message()
+        if mtype == rc.METHOD_RETURN:
+            got[fields.get(5)] = "ok"
+        elif mtype == rc.ERROR:
+            text = ""
+            if fields.get(8, "").startswith("s") and len(body) >= 4:
+                (n,) = struct.unpack("<I", body[:4])
+                text = body[4:4 + n].decode("utf-8", "replace")
+            got[fields.get(5)] = "%s: %s" % (fields.get(4), text)
+    return got.pop(s)
+reply(send("Hello", "", []))
+bad = {"pipelined": 0, "after the reply": 0}
+for mode in bad:
+    for i in range(20):
+        u = send("Unmonitor", "s", [cg])
+        if mode == "pipelined":
+            m = send("Monitor", "st", [cg, limit])
+            ru, rm = reply(u), reply(m)
+        else:
+            ru = reply(u)
+            rm = reply(send("Monitor", "st", [cg, limit]))
+        if ru != "ok" or rm != "ok":
+            bad[mode] += 1
+            print("%s round %d: Unmonitor %s, Monitor %s" % (mode, i, ru, rm))
+print("failed rounds: pipelined %d, after the reply %d" % (bad["pipelined"], bad["after the reply"]))
+PY
+)
+say "$(tail -n 3 <<<"$res")"
+assert_eq "Unmonitor then Monitor, 20 rounds pipelined and 20 on the reply: every call succeeded" \
+        "failed rounds: pipelined 0, after the reply 0" "$(tail -n 1 <<<"$res")"
+check "$CG is monitored after the rounds" is_listed "$CG"
+assert_eq "MonitoredCount is 1 after the rounds" 1 "$(mgr_property MonitoredCount)"
+mgr root Unmonitor s "$CG" >/dev/null || fail "Unmonitor after the rounds" "$(cat "$BUS_TMP/last.err")"
+
 say "== removing a monitored memcg ends its monitoring"
 mgr root Monitor st "$CG" "$INITIAL" >/dev/null || fail "Monitor again succeeds" "$(cat "$BUS_TMP/last.err")"
 check "monitored again" is_listed "$CG"
