@@ -62,6 +62,7 @@ typedef struct WorkerLocal {
         bool last_grow_denied;
         bool exhausted_announced;
         uint64_t last_squeeze;       /* when this worker last squeezed the others */
+        bool last_squeeze_asked;     /* ... and whether anyone was asked then */
         uint64_t near_until;          /* v1: re-check the line until then */
         uint64_t near_fast_until;     /* v1: every V1_RECHECK_FAST_USEC until then */
 
@@ -649,14 +650,17 @@ typedef enum GrowCause {
 
 /* Squeezes the others' slack for a growth step the pool cannot give:
  * at the start of a shortage, then once a SQUEEZE_AGAIN_USEC while it
- * lasts. True if any worker was asked. */
+ * lasts. True if any worker was asked, now or by the squeeze that is
+ * still recent: the bytes they give back (and the cgroup's reclaimers')
+ * are worth the retries then too. */
 static bool may_squeeze(Worker *w, WorkerLocal *l) {
         uint64_t now = now_usec();
 
         if (l->exhausted_announced && now < usec_add(l->last_squeeze, SQUEEZE_AGAIN_USEC))
-                return false;
+                return l->last_squeeze_asked;
         l->last_squeeze = now;
-        return engine_squeeze_others(w->engine, w) > 0;
+        l->last_squeeze_asked = engine_squeeze_others(w->engine, w) > 0;
+        return l->last_squeeze_asked;
 }
 
 /* Returns the bytes granted and applied. GROW_EMERGENCY: a step bounded

@@ -520,6 +520,13 @@ static void squeeze_breach(Fixture *f, uint64_t *high_count) {
         assert_int_equal(fake_events(f->root, "/a", ++*high_count, 0, 0, 0), 0);
 }
 
+/* /a and /b with 20 MiB of usage each, no shrink timer to speak of. */
+static void shortage_setup(Fixture *f, uint64_t budget) {
+        assert_int_equal(setup_engine_budget(f, 3600 * UINT64_C(1000000), 3600 * UINT64_C(1000000), budget), 0);
+        assert_int_equal(fake_cgroup(f->root, "/a", 20 * MIB_), 0);
+        assert_int_equal(fake_cgroup(f->root, "/b", 20 * MIB_), 0);
+}
+
 /* One run; false when the machine was too slow for part 2 to say
  * anything (a breach within the interval was not seen handled before
  * the interval ended). */
@@ -530,9 +537,7 @@ static bool squeeze_scenario(unsigned attempt) {
         bool deferred = true;
         uint64_t budget = 97 * MIB_, high_count = 0;
 
-        assert_int_equal(setup_engine_budget(&f, 3600 * UINT64_C(1000000), 3600 * UINT64_C(1000000), budget), 0);
-        assert_int_equal(fake_cgroup(f.root, "/a", 20 * MIB_), 0);
-        assert_int_equal(fake_cgroup(f.root, "/b", 20 * MIB_), 0);
+        shortage_setup(&f, budget);
         /* /b: 33 MiB for 20 MiB of usage; squeezed, the floor is
          * max_from_high(20 MiB) + a tenth of a 10 MiB margin = 29 MiB. /a
          * takes the rest of the pool: not a page is free. Every squeeze
@@ -636,6 +641,60 @@ static void test_a_shortage_squeezes_the_others_at_most_once_a_second(void **sta
                  (unsigned long long) SQUEEZE_AGAIN_USEC_ / 1000);
 }
 
+/* Within the squeeze interval a denied grow still retries (5 x 20 ms):
+ * what the squeeze just asked of the others, or the cgroup's reclaimers,
+ * may come back to the pool meanwhile. Only the squeeze is rate-limited.
+ * (Before, a breach within the interval gave up at once, and a step that
+ * became free 10 ms later waited for the next breach.) */
+static bool retry_scenario(unsigned attempt) {
+        Fixture f = {};
+        SqueezeWatch s = {};
+        uint64_t budget = 97 * MIB_, high_count = 0;
+
+        shortage_setup(&f, budget);
+        monitor(&f, "/b", 33 * MIB_);
+        monitor(&f, "/a", 64 * MIB_);
+
+        /* The shortage begins: /b squeezed (4 MiB, less than a step), the
+         * retries run out, announced. */
+        squeeze_breach(&f, &high_count);
+        assert_true(squeeze_wait(&f, &s, &s.b_shrinks, 1, 5000));
+        assert_true(squeeze_wait(&f, &s, &s.a_exhausted, 1, 5000));
+        unsigned grows = s.a_grows;
+
+        /* Another breach within the interval; 10 ms later a full step
+         * becomes free, with no breach after it. */
+        uint64_t t_breach = mono_usec();
+        squeeze_breach(&f, &high_count);
+        usleep(10 * 1000);
+        uint64_t t_free = mono_usec();
+        engine_set_budget(f.e, budget + 10 * MIB_);
+        if (t_free - t_breach > 60 * 1000) {
+                printf("attempt %u: the step became free %llu ms after the breach, beyond most of the "
+                       "retries' 100 ms; again\n", attempt, (unsigned long long) (t_free - t_breach) / 1000);
+                teardown(&f);
+                return false;
+        }
+        bool grown = squeeze_wait(&f, &s, &s.a_grows, grows + 1, 1000);
+        uint64_t t_grow = mono_usec();
+        if (!grown)
+                fail_msg("a breach within the shortage's squeeze interval did not retry: the step freed %llu ms "
+                         "after it was not taken within 1 s", (unsigned long long) (t_free - t_breach) / 1000);
+        assert_int_equal(s.b_shrinks, 1);
+        printf("the breach within the interval took the step freed %llu ms after it (grown after %llu ms), "
+               "no second squeeze\n", (unsigned long long) (t_free - t_breach) / 1000,
+               (unsigned long long) (t_grow - t_breach) / 1000);
+        teardown(&f);
+        return true;
+}
+
+static void test_a_breach_within_the_squeeze_interval_still_retries(void **state) {
+        for (unsigned attempt = 1; attempt <= 3; attempt++)
+                if (retry_scenario(attempt))
+                        return;
+        fail_msg("three runs in a row too slow to free a step within the retries");
+}
+
 /* A shortage ends when a full step is granted or when usage fell so far
  * that the limit came down: the next denied grow is a new shortage and
  * BudgetExhausted is sent again (before, only a full grant ended it, and
@@ -704,6 +763,7 @@ int main(void) {
                 cmocka_unit_test(test_reclaim_asks_below_the_high_line_stay_small),
                 cmocka_unit_test(test_a_shortage_squeezes_the_others_at_most_once_a_second),
                 cmocka_unit_test(test_a_new_shortage_after_a_shrink_is_announced_again),
+                cmocka_unit_test(test_a_breach_within_the_squeeze_interval_still_retries),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
